@@ -1,0 +1,1 @@
+"""Credit lines, signed agreements and disclosures, financing contracts, interest, funding."""

@@ -1,0 +1,1 @@
+"""Onboarding, suitability, risk rating, sanctions/PEP screening, transaction monitoring."""

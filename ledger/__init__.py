@@ -1,0 +1,1 @@
+"""Segregated custody ledgers: double-entry journal, holds, reconciliation, proof of reserves."""

@@ -1,0 +1,192 @@
+"""People and their second factors: every write about a user or a device lives here."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import transaction
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django_otp import devices_for_user
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from platform_core.accounts.models import ApiToken, User
+from platform_core.audit.services import audit_record
+
+BACKUP_CODE_COUNT = 10
+STEP_UP_SESSION_KEY = "otp_verified_at"
+
+
+def email_normalise(email: str) -> str:
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"email": [f"{email!r} is not a valid e-mail address."]}) from None
+    return email
+
+
+def user_create(*, email: str, password: str | None = None, full_name: str = "") -> User:
+    email = email_normalise(email)
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": [f"A user with e-mail {email} already exists."]})
+    user = User(email=email, full_name=full_name)
+    if password:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from None
+    return User.objects.create_user(email=email, password=password, full_name=full_name)
+
+
+def totp_device_create(*, user: User, name: str = "Authenticator", confirmed: bool) -> TOTPDevice:
+    """A new TOTP secret. Unconfirmed until the person proves they hold it (enrolment)."""
+    return TOTPDevice.objects.create(user=user, name=name, confirmed=confirmed)
+
+
+def backup_codes_issue(*, user: User) -> list[str]:
+    """Replace the person's backup codes with a fresh set of single-use codes."""
+    with transaction.atomic():
+        device, _ = StaticDevice.objects.get_or_create(
+            user=user, name="Backup codes", defaults={"confirmed": True}
+        )
+        device.token_set.all().delete()
+        codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
+        StaticToken.objects.bulk_create(StaticToken(device=device, token=c) for c in codes)
+    return codes
+
+
+def has_confirmed_device(user: Any) -> bool:
+    return any(True for _ in devices_for_user(user, confirmed=True))
+
+
+@dataclass(frozen=True)
+class OtpOutcome:
+    device: Any | None
+    throttled: bool
+
+
+def otp_verify(*, user: User, token: str) -> OtpOutcome:
+    """Check a code against the person's confirmed devices.
+
+    Each device throttles its own failures (django-otp's exponential back-off), a TOTP
+    code is accepted once (``last_t``) and a backup code is deleted when used.
+    """
+    token = "".join((token or "").split())
+    throttled = False
+    # Rows locked (for_verify) so two requests racing with one code cannot both pass.
+    with transaction.atomic():
+        for device in devices_for_user(user, confirmed=True, for_verify=True):
+            allowed, _ = device.verify_is_allowed()
+            if not allowed:
+                throttled = True
+                continue
+            if device.verify_token(token):
+                return OtpOutcome(device=device, throttled=False)
+    return OtpOutcome(device=None, throttled=throttled)
+
+
+def session_otp_mark_verified(*, request: HttpRequest, device: Any) -> None:
+    """Mark the session verified (django-otp) and remember when, for step-up checks."""
+    from django_otp import login as otp_login
+
+    otp_login(request, device)
+    request.session[STEP_UP_SESSION_KEY] = timezone.now().timestamp()
+
+
+def step_up_is_fresh(request: HttpRequest) -> bool:
+    verified_at = request.session.get(STEP_UP_SESSION_KEY)
+    if not verified_at or not request.user.is_verified():  # type: ignore[union-attr]
+        return False
+    age = timezone.now().timestamp() - float(verified_at)
+    return 0 <= age <= settings.STEP_UP_MAX_AGE_SECONDS
+
+
+def _token_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_issue(*, membership: Any, request: HttpRequest | None = None) -> tuple[str, ApiToken]:
+    """A new bearer token for a membership whose second factor was just checked."""
+    key = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            tenant=membership.tenant,
+            membership=membership,
+            user=membership.user,
+            key_digest=_token_digest(key),
+            expires_at=timezone.now() + timedelta(seconds=settings.API_TOKEN_TTL_SECONDS),
+        )
+        audit_record(
+            tenant=membership.tenant,
+            actor=membership.user,
+            action="auth.token_issued",
+            object_type="api_token",
+            object_id=token.pk,
+            payload={"expires_at": token.expires_at},
+            request=request,
+        )
+    return key, token
+
+
+def api_token_by_key(key: str) -> ApiToken | None:
+    token = (
+        ApiToken.objects.select_related("membership", "membership__tenant", "user")
+        .filter(key_digest=_token_digest(key))
+        .first()
+    )
+    return token if token is not None and token.is_usable() else None
+
+
+def api_token_revoke(*, token: ApiToken, actor: Any, request: HttpRequest | None = None) -> None:
+    with transaction.atomic():
+        updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if updated:
+            audit_record(
+                tenant=token.tenant,
+                actor=actor,
+                action="auth.token_revoked",
+                object_type="api_token",
+                object_id=token.pk,
+                request=request,
+            )
+
+
+def set_password_link(*, user: User) -> str:
+    """A one-time link (Django's password-reset token) where a person chooses a password."""
+    path = reverse(
+        "accounts:set_password",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    return settings.PLATFORM_BASE_URL.rstrip("/") + path
+
+
+def invitation_send(*, user: User, tenant: Any) -> None:
+    """E-mail a new member their set-password link. Runs after the membership commits."""
+    context = {"user": user, "tenant": tenant, "link": set_password_link(user=user)}
+    send_mail(
+        subject=render_to_string("accounts/email/invitation_subject.txt", context).strip(),
+        message=render_to_string("accounts/email/invitation.txt", context),
+        from_email=None,
+        recipient_list=[user.email],
+    )

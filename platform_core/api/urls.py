@@ -1,0 +1,17 @@
+"""/api/v1/: every path answers with or without a trailing slash (never a redirect on POST)."""
+
+from django.urls import re_path
+
+from platform_core.accounts.api import MeApi, TokenApi
+from platform_core.tenancy.api import MemberDetailApi, MemberListCreateApi
+
+urlpatterns = [
+    re_path(r"^auth/token/?$", TokenApi.as_view(), name="auth-token"),
+    re_path(r"^me/?$", MeApi.as_view(), name="me"),
+    re_path(r"^tenancy/members/?$", MemberListCreateApi.as_view(), name="members"),
+    re_path(
+        r"^tenancy/members/(?P<membership_id>[0-9]+)/?$",
+        MemberDetailApi.as_view(),
+        name="member-detail",
+    ),
+]

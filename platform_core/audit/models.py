@@ -1,0 +1,51 @@
+"""The hash-chained audit trail: one chain per tenant, plus a platform chain (no tenant)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class AuditEvent(models.Model):
+    """One decision of a person or a rule. Append-only: the database refuses UPDATE and DELETE.
+
+    ``hash`` = SHA-256 over the canonical JSON of the event's fields and ``prev_hash``
+    (see ``platform_core.audit.chain``); ``payload_digest`` = SHA-256 of the canonical
+    JSON of ``payload``, the change itself.
+    """
+
+    tenant = models.ForeignKey(
+        "tenancy.Tenant", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    seq = models.PositiveBigIntegerField()
+    occurred_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    reason = models.TextField(blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    payload = models.JSONField(default=dict)
+    payload_digest = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["tenant_id", "seq"]
+        constraints = [
+            # nulls_distinct=False: the platform chain (tenant NULL) cannot fork either.
+            models.UniqueConstraint(
+                fields=["tenant", "seq"], name="auditevent_chain_seq", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "action", "occurred_at"], name="auditevent_action_idx"),
+            models.Index(fields=["tenant", "object_type", "object_id"], name="auditevent_obj_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}#{self.seq} {self.action}"

@@ -1,0 +1,17 @@
+"""Test settings: real PostgreSQL (embedded unless DATABASE_URL), fast hashing, local mail."""
+
+from platform_core.settings.base import *  # noqa: F403
+
+DEBUG = False
+# Argon2 is the production hasher (tested in tests/accounts); a fast one keeps the suite quick.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

@@ -1,0 +1,16 @@
+from typing import Any
+
+from django.http import HttpRequest
+
+from platform_core.tenancy.selectors import memberships_of_user
+
+
+def active_tenant(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "active_tenant": getattr(request, "tenant", None),
+        "active_membership": getattr(request, "membership", None),
+        "switchable_memberships": memberships_of_user(user=user),
+    }

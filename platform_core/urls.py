@@ -1,0 +1,27 @@
+from django.conf import settings
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from platform_core import views
+from platform_core.admin_site import platform_admin_site
+
+urlpatterns = [
+    path("", views.portal_home, name="portal-home"),
+    path("console/", views.console_home, name="console-home"),
+    path("audit/", views.audit_home, name="audit-home"),
+    path("tenant/switch/", views.tenant_switch, name="tenant-switch"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("platform_core.accounts.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("api/v1/", include(("platform_core.api.urls", "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path(settings.ADMIN_URL, platform_admin_site.urls),
+]
+
+handler400 = "platform_core.errors.bad_request"
+handler403 = "platform_core.errors.permission_denied"
+handler404 = "platform_core.errors.page_not_found"
+handler500 = "platform_core.errors.server_error"

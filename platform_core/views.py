@@ -1,0 +1,105 @@
+"""The three front doors: client portal, staff console, auditor area; and the tenant switcher."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from platform_core.accounts.services import has_confirmed_device
+from platform_core.audit.selectors import audit_event_list
+from platform_core.audit.services import audit_record
+from platform_core.tenancy.middleware import ACTIVE_TENANT_SESSION_KEY
+from platform_core.tenancy.roles import STAFF_ROLES, Role
+from platform_core.tenancy.selectors import membership_list, memberships_of_user
+
+
+def role_required(roles: frozenset[str]) -> Callable[..., Any]:
+    """A page for some roles of the active tenant; staff and auditors also need a verified OTP."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            membership = getattr(request, "membership", None)
+            if membership is None or membership.role not in roles:
+                raise PermissionDenied("Your role in this tenant may not open this page.")
+            if not request.user.is_verified():  # type: ignore[union-attr]
+                raise PermissionDenied("Verify your second factor first.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+@login_required
+def portal_home(request: HttpRequest) -> HttpResponse:
+    membership = getattr(request, "membership", None)
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "membership": membership,
+            "is_staff_role": membership is not None and membership.role in STAFF_ROLES,
+            "two_factor_enrolled": has_confirmed_device(request.user),
+        },
+    )
+
+
+@role_required(frozenset(STAFF_ROLES))
+def console_home(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant  # type: ignore[attr-defined]
+    return render(
+        request,
+        "console/home.html",
+        {
+            "members": membership_list(tenant=tenant)[:100],
+            "events": audit_event_list(tenant=tenant).select_related("actor")[:25],
+        },
+    )
+
+
+@role_required(frozenset({Role.AUDITOR}))
+def audit_home(request: HttpRequest) -> HttpResponse:
+    return render(request, "audit/home.html", {})
+
+
+@require_POST
+@login_required
+def tenant_switch(request: HttpRequest) -> HttpResponse:
+    slug = request.POST.get("tenant", "")
+    membership = next(
+        (m for m in memberships_of_user(user=request.user) if m.tenant.slug == slug), None
+    )
+    if membership is None:
+        raise Http404("No such tenant among your memberships.")
+    request.session[ACTIVE_TENANT_SESSION_KEY] = membership.tenant_id
+    with transaction.atomic():
+        audit_record(
+            tenant=membership.tenant,
+            actor=request.user,
+            action="tenant.switched",
+            object_type="membership",
+            object_id=membership.pk,
+            request=request,
+        )
+    target = request.POST.get("next", "/")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = "/"
+    return HttpResponseRedirect(target)
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness and database reachability, for load balancers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})

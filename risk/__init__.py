@@ -1,0 +1,1 @@
+"""Instruments, prices, positions, margin policies and engine, calls and liquidation."""
