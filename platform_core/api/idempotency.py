@@ -7,8 +7,8 @@ Rules (they follow ../shared/contracts/ledger-api.md and Stripe/TigerBeetle prac
 - same key, different request: 409 ``idempotency_conflict`` naming every differing field;
 - a business refusal (409/422) is stored, so the key stays failed; a malformed request (400)
   never reaches this function and does not use the key up;
-- concurrent requests with one key: the unique (tenant, key) row decides; the loser's writes
-  are rolled back and it answers with the winner's result.
+- concurrent requests with one key are serialised by a transaction-scoped advisory lock on
+  (tenant, key): the first writes, the others wait and replay its result.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import connection, models, transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -71,10 +71,6 @@ def _replay(record: IdempotencyRecord, operation: str, fields: dict[str, Any]) -
     return response
 
 
-class _LostRace(Exception):
-    pass
-
-
 def idempotency_key_of(request: Request) -> str:
     key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
     if not key:
@@ -102,34 +98,29 @@ def idempotent_write(
     """Run ``write`` once per (tenant, key); ``write`` returns (status, body) or raises."""
     key = idempotency_key_of(request)
     fields = canonical_fields(request_fields)
-    try:
-        with transaction.atomic():
-            record = (
-                IdempotencyRecord.objects.select_for_update().filter(tenant=tenant, key=key).first()
+    with transaction.atomic():
+        # Requests with one key queue here until the first commits, then replay its result.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"{tenant.pk}:{key}"]
             )
-            if record is not None:
-                return _replay(record, operation, fields)
-            try:
-                with transaction.atomic():
-                    status_code, body = write()
-            except ApplicationError as refusal:
-                if refusal.status_code not in STORED_REFUSALS:
-                    raise
-                status_code = refusal.status_code
-                body = error_body(refusal.error_code, refusal.message, refusal.fields)
-            try:
-                with transaction.atomic():
-                    IdempotencyRecord.objects.create(
-                        tenant=tenant,
-                        key=key,
-                        operation=operation,
-                        request_fields=fields,
-                        status_code=status_code,
-                        response_body=body,
-                    )
-            except IntegrityError:
-                raise _LostRace from None
-            return Response(body, status=status_code)
-    except _LostRace:
-        record = IdempotencyRecord.objects.get(tenant=tenant, key=key)
-        return _replay(record, operation, fields)
+        record = IdempotencyRecord.objects.filter(tenant=tenant, key=key).first()
+        if record is not None:
+            return _replay(record, operation, fields)
+        try:
+            with transaction.atomic():
+                status_code, body = write()
+        except ApplicationError as refusal:
+            if refusal.status_code not in STORED_REFUSALS:
+                raise
+            status_code = refusal.status_code
+            body = error_body(refusal.error_code, refusal.message, refusal.fields)
+        IdempotencyRecord.objects.create(
+            tenant=tenant,
+            key=key,
+            operation=operation,
+            request_fields=fields,
+            status_code=status_code,
+            response_body=body,
+        )
+        return Response(body, status=status_code)

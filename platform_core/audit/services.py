@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import connection, transaction
@@ -39,7 +40,8 @@ def audit_record(
     Appends are serialised per chain by a transaction-scoped advisory lock, so concurrent
     writers never fork the chain; the lock is held until the surrounding transaction ends.
     """
-    payload = payload or {}
+    # Stored exactly as hashed: Decimals and datetimes become their canonical strings.
+    payload = json.loads(canonical_json(payload or {}))
     actor_id = getattr(actor, "pk", None) if actor is not None else None
     if actor is not None and getattr(actor, "is_authenticated", False) is False:
         actor_id = None
@@ -88,4 +90,35 @@ def audit_record(
             payload_digest=fields.payload_digest,
             prev_hash=prev_hash,
             hash=fields.digest(),
+        )
+
+
+def audit_chain_checkpoint(*, tenant: Any) -> AuditEvent:
+    """Verify ``tenant``'s chain and append the outcome: the head it vouches for, or the break."""
+    from platform_core.audit.selectors import audit_chain_verify
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Same lock as audit_record: no event can slip in between check and checkpoint.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_AUDIT_LOCK_CLASS, tenant.pk])
+        checked, broken = audit_chain_verify(tenant_id=tenant.pk)
+        if broken is None:
+            head = AuditEvent.objects.filter(tenant=tenant).order_by("-seq").first()
+            return audit_record(
+                tenant=tenant,
+                actor=None,
+                actor_label="system:audit_verify",
+                action="audit.chain_verified",
+                payload={
+                    "events": checked,
+                    "head_seq": head.seq if head else 0,
+                    "head_hash": head.hash if head else GENESIS_HASH,
+                },
+            )
+        return audit_record(
+            tenant=tenant,
+            actor=None,
+            actor_label="system:audit_verify",
+            action="audit.chain_broken",
+            payload={"events": checked, "first_broken_seq": broken.seq, "problem": str(broken)},
         )

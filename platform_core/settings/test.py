@@ -1,6 +1,7 @@
 """Test settings: real PostgreSQL (embedded unless DATABASE_URL), fast hashing, local mail."""
 
 from platform_core.settings.base import *  # noqa: F403
+from platform_core.settings.env import env_str
 
 DEBUG = False
 # Argon2 is the production hasher (tested in tests/accounts); a fast one keeps the suite quick.
@@ -15,3 +16,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+
+# Two test runs at once (two checkouts, a helper and a person) each need their own database.
+DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_platform")}  # noqa: F405

@@ -10,15 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    CLIENT = "client", "Client"
-    COMPLIANCE_OFFICER = "compliance_officer", "Compliance officer"
-    RISK_OFFICER = "risk_officer", "Risk officer"
-    OPERATIONS = "operations", "Operations"
-    TENANT_ADMIN = "tenant_admin", "Tenant admin"
-    AUDITOR = "auditor", "Auditor"
+    CLIENT = "client", _("Client")
+    COMPLIANCE_OFFICER = "compliance_officer", _("Compliance officer")
+    RISK_OFFICER = "risk_officer", _("Risk officer")
+    OPERATIONS = "operations", _("Operations")
+    TENANT_ADMIN = "tenant_admin", _("Tenant admin")
+    AUDITOR = "auditor", _("Auditor")
 
 
 STAFF_ROLES = frozenset(
@@ -78,7 +79,9 @@ def role_groups_sync_after_migrate(sender: Any, **kwargs: Any) -> None:
     """Run once per migrate, after the last app has had its permissions created."""
     from django.apps import apps
 
-    if sender is list(apps.get_app_configs())[-1]:
+    # Django sends post_migrate only for apps that have a models module.
+    with_models = [config for config in apps.get_app_configs() if config.models_module]
+    if sender is with_models[-1]:
         role_groups_sync()
 
 
