@@ -21,7 +21,7 @@ def _respond(request: HttpRequest, status: int) -> HttpResponse:
     code, message = _ERRORS[status]
     if request.path.startswith("/api/"):
         return JsonResponse(error_body(code, message), status=status)
-    html = render_to_string("error.html", {"status": status, "message": message}, request=None)
+    html = render_to_string("error.html", {"status": status, "message": message}, request=request)
     return HttpResponse(html, status=status)
 
 

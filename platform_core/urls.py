@@ -12,6 +12,7 @@ urlpatterns = [
     path("audit/", views.audit_home, name="audit-home"),
     path("tenant/switch/", views.tenant_switch, name="tenant-switch"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon),
     path("accounts/", include("platform_core.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript-catalog"),

@@ -36,14 +36,22 @@ class TokenApi(APIView):
         otp = serializers.CharField(max_length=32)
         tenant = serializers.SlugField(required=False, allow_blank=False)
 
+        class Meta:
+            ref_name = "TokenIssueInput"
+
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField()
         tenant = serializers.CharField()
         expires_at = serializers.DateTimeField()
 
+        class Meta:
+            ref_name = "TokenIssued"
+
     def get_authenticators(self) -> list[Any]:
         # DELETE authenticates with the token it revokes; POST takes credentials in the body.
-        return [ApiTokenAuthentication()] if self.request.method == "DELETE" else []
+        # (The schema generator asks before there is a request: describe DELETE's.)
+        method = getattr(self.request, "method", "DELETE")
+        return [ApiTokenAuthentication()] if method == "DELETE" else []
 
     def get_permissions(self) -> list[Any]:
         if self.request.method == "DELETE":

@@ -42,8 +42,14 @@ class MemberListCreateApi(TenantApiView):
         email = serializers.EmailField(max_length=254)
         role = serializers.ChoiceField(choices=Role.choices)
 
+        class Meta:
+            ref_name = "MemberCreateInput"
+
     class CreatedSerializer(MembershipOutputSerializer):
         user_created = serializers.BooleanField()
+
+        class Meta:
+            ref_name = "MemberCreated"
 
     @extend_schema(
         responses=MembershipOutputSerializer(many=True),
