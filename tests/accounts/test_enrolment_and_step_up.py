@@ -24,7 +24,9 @@ pytestmark = pytest.mark.django_db
 def newcomer(db):
     """A staff member invited by e-mail: a password, no device yet."""
     tenant = tenant_create(slug="fresh", name="Fresh", timezone="UTC", currency="USD")
-    user = member_add(tenant=tenant, email="new@fresh.example", role="risk_officer", invite=True).membership.user
+    user = member_add(
+        tenant=tenant, email="new@fresh.example", role="risk_officer", invite=True
+    ).membership.user
     user.set_password(PASSWORD)
     user.save()
     return user
@@ -49,8 +51,13 @@ def test_enrolment_shows_an_svg_qr_code_and_confirms_with_any_rfc6238_code(newco
     uri = re.search(r'id="otpauth-uri">([^<]+)<', page).group(1).replace("&amp;", "&")
     totp = pyotp.parse_uri(uri)
     wrong = client.post("/accounts/two-factor/", {"action": "confirm", "otp": "123456"})
-    assert wrong.status_code == 200 and not TOTPDevice.objects.filter(user=newcomer, confirmed=True).exists()
-    done = client.post("/accounts/two-factor/", {"action": "confirm", "otp": totp.now(), "next": "/console/"})
+    assert (
+        wrong.status_code == 200
+        and not TOTPDevice.objects.filter(user=newcomer, confirmed=True).exists()
+    )
+    done = client.post(
+        "/accounts/two-factor/", {"action": "confirm", "otp": totp.now(), "next": "/console/"}
+    )
     assert done.status_code == 200
     assert TOTPDevice.objects.filter(user=newcomer, confirmed=True).count() == 1
     codes = StaticToken.objects.filter(device__user=newcomer).values_list("token", flat=True)
@@ -80,7 +87,9 @@ def test_api_keys_need_a_fresh_second_factor(acme, settings):
     assert ApiToken.objects.count() == 0
     expired = client.post("/accounts/step-up/?next=/accounts/api-tokens/", {"otp": "000000"})
     assert expired.status_code == 200 and ApiToken.objects.count() == 0
-    client.post("/accounts/step-up/", {"otp": acme.client.fresh_otp(), "next": "/accounts/api-tokens/"})
+    client.post(
+        "/accounts/step-up/", {"otp": acme.client.fresh_otp(), "next": "/accounts/api-tokens/"}
+    )
     created = client.post("/accounts/api-tokens/", {"action": "create"})
     assert created.status_code == 200 and b'id="new-token"' in created.content
     assert ApiToken.objects.filter(membership=acme.client.membership).count() == 1
@@ -88,7 +97,9 @@ def test_api_keys_need_a_fresh_second_factor(acme, settings):
 
 def test_a_client_without_a_device_is_sent_to_enrol_before_a_step_up_action(db):
     tenant = tenant_create(slug="solo", name="Solo", timezone="UTC", currency="USD")
-    user = member_add(tenant=tenant, email="c@solo.example", role="client", invite=True).membership.user
+    user = member_add(
+        tenant=tenant, email="c@solo.example", role="client", invite=True
+    ).membership.user
     user.set_password(PASSWORD)
     user.save()
     client = Client()

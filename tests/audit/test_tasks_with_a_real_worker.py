@@ -46,7 +46,9 @@ def test_the_worker_verifies_a_chain_and_records_a_checkpoint(worker):
     tenant = tenant_create(slug="celery", name="Celery", timezone="UTC", currency="USD")
     audit_record(tenant=tenant, actor=None, action="test.step")
     audit_chain_verify_task.delay(tenant.pk)
-    assert wait_for(lambda: AuditEvent.objects.filter(tenant=tenant, action="audit.chain_verified").exists())
+    assert wait_for(
+        lambda: AuditEvent.objects.filter(tenant=tenant, action="audit.chain_verified").exists()
+    )
     checkpoint = AuditEvent.objects.get(tenant=tenant, action="audit.chain_verified")
     head = AuditEvent.objects.get(tenant=tenant, seq=2)
     assert checkpoint.payload == {"events": 2, "head_seq": 2, "head_hash": head.hash}
@@ -55,8 +57,13 @@ def test_the_worker_verifies_a_chain_and_records_a_checkpoint(worker):
 def test_the_nightly_fan_out_reaches_every_tenant(worker):
     from platform_core.audit.tasks import audit_chains_verify_all_task
 
-    tenants = [tenant_create(slug=f"t{n}", name=f"T{n}", timezone="UTC", currency="USD") for n in range(3)]
+    tenants = [
+        tenant_create(slug=f"t{n}", name=f"T{n}", timezone="UTC", currency="USD") for n in range(3)
+    ]
     audit_chains_verify_all_task.delay()
     assert wait_for(
-        lambda: AuditEvent.objects.filter(action="audit.chain_verified", tenant__in=tenants).count() == 3
+        lambda: (
+            AuditEvent.objects.filter(action="audit.chain_verified", tenant__in=tenants).count()
+            == 3
+        )
     )
