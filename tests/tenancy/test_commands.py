@@ -187,28 +187,14 @@ def test_member_add_refuses_bad_input_and_changes_nothing(tenant, args, message)
     assert (User.objects.count(), Membership.objects.count(), AuditEvent.objects.count()) == counts
 
 
-def test_a_failing_command_exits_non_zero_from_the_shell(tenant):
-    import subprocess
-    import sys
+def test_a_failing_command_exits_non_zero_with_its_message(tenant, capsys):
+    from django.core.management import ManagementUtility
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "member_add",
-            "--tenant",
-            "nope",
-            "--email",
-            "a@b.example",
-            "--role",
-            "client",
-        ],
-        capture_output=True,
-        text=True,
-        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "platform_core.settings.test"},
-    )
-    assert result.returncode != 0
-    assert "Unknown tenant 'nope'" in result.stderr
+    argv = ["manage.py", "member_add", "--tenant", "nope", "--email", "a@b.example", "--role", "client"]
+    with pytest.raises(SystemExit) as exited:
+        ManagementUtility(argv).execute()  # what `python manage.py ...` runs
+    assert exited.value.code != 0
+    assert "Unknown tenant 'nope'" in capsys.readouterr().err
 
 
 def test_demo_seed_is_idempotent(capsys):
