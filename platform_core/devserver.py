@@ -27,7 +27,6 @@ def _prepare() -> None:
     for folder in ("celery/queue", "celery/processed", "mail", "media"):
         (BASE_DIR / "var" / folder).mkdir(parents=True, exist_ok=True)
     _manage("migrate", "--noinput", "-v", "0")
-    _manage("createcachetable")
     _manage("collectstatic", "--noinput", "-v", "0")
     _manage("demo_seed")
 

@@ -44,11 +44,17 @@ def _server(pgdata: Path) -> Any:
 
 
 def ensure_running(pgdata: Path = PGDATA) -> dict[str, Any]:
-    """Start the server if needed, create the platform database, return connection settings."""
-    server = _server(pgdata)
-    info = server.get_postmaster_info()
+    """Start the server if needed, create the roles and the platform database.
+
+    Returns the connection settings without a user: settings pick the role per purpose
+    (application, owner for migrations, reporting).
+    """
     import psycopg
 
+    from platform_core.db_roles import roles_create
+
+    server = _server(pgdata)
+    info = server.get_postmaster_info()
     with psycopg.connect(
         dbname="postgres",
         user="postgres",
@@ -56,15 +62,15 @@ def ensure_running(pgdata: Path = PGDATA) -> dict[str, Any]:
         port=info.port,
         autocommit=True,
     ) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
-        ).fetchone()
-        if not exists:
-            connection.execute(f"CREATE DATABASE {DATABASE_NAME}")  # a constant name
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = 'platform_app'")
+            roles_ready = cursor.fetchone() is not None
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME])
+            if not (roles_ready and cursor.fetchone()):
+                roles_create(cursor, database=DATABASE_NAME)
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": DATABASE_NAME,
-        "USER": "postgres",
         "PASSWORD": "",
         "HOST": str(info.socket_dir),
         "PORT": str(info.port),

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
@@ -19,6 +19,7 @@ from platform_core.accounts.services import has_confirmed_device
 from platform_core.audit.selectors import audit_event_list
 from platform_core.audit.services import audit_record
 from platform_core.tenancy.middleware import ACTIVE_TENANT_SESSION_KEY
+from platform_core.tenancy.rls import rls_context
 from platform_core.tenancy.roles import STAFF_ROLES, Role
 from platform_core.tenancy.selectors import membership_list, memberships_of_user
 
@@ -84,7 +85,7 @@ def tenant_switch(request: HttpRequest) -> HttpResponse:
     if membership is None:
         raise Http404("No such tenant among your memberships.")
     request.session[ACTIVE_TENANT_SESSION_KEY] = membership.tenant_id
-    with transaction.atomic():
+    with rls_context(tenant=membership.tenant):
         audit_record(
             tenant=membership.tenant,
             actor=request.user,

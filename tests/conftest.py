@@ -11,16 +11,102 @@ from base64 import b32encode
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import pyotp
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.db import connection, connections
+from django.db.backends.postgresql.operations import DatabaseOperations
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from platform_core.accounts.models import User
 from platform_core.tenancy.models import Membership, Tenant
+from platform_core.tenancy.rls import rls_context, rls_set
 from platform_core.tenancy.roles import Role
 from platform_core.tenancy.services import member_add, tenant_create
+
+# --- the database: built by the owner, tested as the application role ---------------------
+#
+# The suite runs connected as the application role (no table ownership, no BYPASSRLS, no
+# UPDATE/DELETE/TRUNCATE on append-only tables), as production does. Creating, migrating,
+# flushing and dropping the test database are the owner's job.
+
+_LOGIN_KEYS = ("USER", "PASSWORD", "HOST", "PORT")
+# Taken before any fixture swaps the connection to the owner (the dicts are shared).
+APP_LOGIN = {key: settings.DATABASES["default"].get(key, "") for key in _LOGIN_KEYS}
+
+
+def _login(alias: str, login: dict[str, Any]) -> None:
+    connection = connections[alias]
+    connection.close()
+    connection.settings_dict.update({key: login.get(key, "") for key in _LOGIN_KEYS})
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    _login("default", settings.DATABASE_OWNER)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Any:
+    _login("default", APP_LOGIN)
+    if "reporting" in connections:
+        # A test mirror shares the primary's settings; give the reporting alias its own login.
+        reporting = connections["reporting"]
+        reporting.settings_dict = {
+            **connections["default"].settings_dict,
+            **{key: settings.DATABASES["reporting"].get(key, "") for key in _LOGIN_KEYS},
+        }
+    yield
+    _login("default", settings.DATABASE_OWNER)  # the owner drops the test database
+
+
+def _flush_as_owner(self: DatabaseOperations, sql_list: list[str]) -> None:
+    """Transactional tests end with TRUNCATE, which the application role may not run."""
+    with psycopg.connect(**owner_connection_params()) as owner_db:
+        for sql in sql_list:
+            owner_db.execute(sql)
+
+
+DatabaseOperations.execute_sql_flush = _flush_as_owner  # type: ignore[method-assign]
+
+
+def owner_connection_params() -> dict[str, Any]:
+    owner = settings.DATABASE_OWNER
+    params = {
+        "dbname": connections["default"].settings_dict["NAME"],
+        "user": owner["USER"],
+        "password": owner.get("PASSWORD") or None,
+        "host": owner.get("HOST") or None,
+        "port": owner.get("PORT") or None,
+    }
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def as_owner(*statements: tuple[str, list[Any]] | str, tenant: Any = None) -> list[Any]:
+    """Run SQL as the schema owner on its own connection (committed data only).
+
+    What an attacker with the owner's rights, or a careless operator, could do behind the
+    application's back; tests use it to prove such edits are caught. FORCE ROW LEVEL
+    SECURITY binds the owner too, so ``tenant`` picks whose rows it sees.
+    """
+    results = []
+    with psycopg.connect(**owner_connection_params(), autocommit=True) as owner_db:
+        if tenant is not None:
+            owner_db.execute("SELECT set_config('app.tenant_id', %s, false)", [str(tenant.pk)])
+        for statement in statements:
+            sql, params = (statement, []) if isinstance(statement, str) else statement
+            cursor = owner_db.execute(sql, params)
+            results.append(cursor.fetchall() if cursor.description else None)
+    return results
+
+
+def as_tenant(tenant: Any) -> Any:
+    """Read or write as ``tenant`` in test code (row-level security hides everything else)."""
+    return rls_context(tenant=tenant)
+
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -77,9 +163,20 @@ ROLE_ATTRS = {
 
 
 def make_person(tenant: Tenant, email: str, role: str) -> Person:
-    added = member_add(tenant=tenant, email=email, role=role, password=PASSWORD)
+    with as_tenant(tenant):
+        added = member_add(tenant=tenant, email=email, role=role, password=PASSWORD)
     device = TOTPDevice.objects.get(user=added.membership.user, confirmed=True)
     return Person(added.membership.user, added.membership, device, added.backup_codes)
+
+
+def make_invited_person(slug: str, email: str, role: str) -> User:
+    """A person invited by e-mail to a new tenant, who chose ``PASSWORD`` and has no device."""
+    tenant = tenant_create(slug=slug, name=slug.title(), timezone="UTC", currency="USD")
+    with as_tenant(tenant):
+        user = member_add(tenant=tenant, email=email, role=role, invite=True).membership.user
+    user.set_password(PASSWORD)
+    user.save(update_fields=["password"])
+    return user
 
 
 def make_tenant_people(slug: str) -> TenantPeople:
@@ -99,7 +196,15 @@ def _clear_cache() -> None:
 
 @pytest.fixture
 def acme(db: Any) -> TenantPeople:
-    return make_tenant_people("acme")
+    """Acme and its people; the test's own queries then act as Acme (``as_tenant`` for others).
+
+    Requests made by the test client set and restore their own context, so this only
+    decides what the test's assertions can see.
+    """
+    people = make_tenant_people("acme")
+    if connection.in_atomic_block:  # transactional tests open their own contexts
+        rls_set(tenant=people.tenant)
+    return people
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -13,13 +12,13 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from platform_core.accounts.authentication import password_check
+from platform_core.accounts.authentication import password_check, sign_in_audit
 from platform_core.accounts.models import ApiToken
 from platform_core.accounts.services import api_token_issue, api_token_revoke, otp_verify
 from platform_core.api.authentication import ApiTokenAuthentication
 from platform_core.api.errors import ApplicationError
 from platform_core.api.views import TenantApiView
-from platform_core.audit.services import audit_record
+from platform_core.tenancy.rls import rls_context, rls_set
 from platform_core.tenancy.selectors import memberships_of_user
 
 
@@ -77,6 +76,7 @@ class TokenApi(APIView):
         if checked.user is None:
             raise ApplicationError(401, "invalid_credentials", "E-mail or password is wrong.")
         user = checked.user
+        rls_set(user=user)  # their memberships in every tenant become readable
         memberships = list(memberships_of_user(user=user))
         slug = values.get("tenant")
         chosen = [m for m in memberships if m.tenant.slug == slug] if slug else memberships[:1]
@@ -96,22 +96,22 @@ class TokenApi(APIView):
         membership = chosen[0]
         outcome = otp_verify(user=user, token=values["otp"])
         if outcome.device is None:
-            with transaction.atomic():
-                audit_record(
-                    tenant=membership.tenant,
-                    actor=user,
-                    action="auth.otp_failed",
-                    object_type="user",
-                    object_id=user.pk,
-                    payload={"channel": "api", "throttled": outcome.throttled},
-                    request=request._request,
-                )
+            sign_in_audit(
+                request=request._request,
+                user=user,
+                password_verified=True,
+                tenant=membership.tenant,
+                action="auth.otp_failed",
+                channel="api",
+                throttled=outcome.throttled,
+            )
             if outcome.throttled:
                 raise ApplicationError(429, "throttled", "Too many wrong codes; try again later.")
             raise ApplicationError(
                 401, "invalid_otp", "The one-time code is wrong or was already used."
             )
-        key, token = api_token_issue(membership=membership, request=request._request)
+        with rls_context(tenant=membership.tenant):
+            key, token = api_token_issue(membership=membership, request=request._request)
         body = self.OutputSerializer(
             {"token": key, "tenant": membership.tenant.slug, "expires_at": token.expires_at}
         ).data
@@ -119,8 +119,10 @@ class TokenApi(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request) -> Response:
-        assert isinstance(request.auth, ApiToken)
-        api_token_revoke(token=request.auth, actor=request.user, request=request._request)
+        token = request.auth
+        assert isinstance(token, ApiToken)
+        with rls_context(tenant=token.membership.tenant_id):
+            api_token_revoke(token=token, actor=request.user, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -55,18 +55,18 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 class ApiToken(models.Model):
-    """A bearer token for one membership. Only its SHA-256 is stored."""
+    """A bearer token for one membership. Only its SHA-256 is stored.
 
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT)
+    Not tenant-scoped in the database: a token is looked up by its digest before anyone
+    knows the tenant; its membership (row-level secured) says which tenant it acts for.
+    """
+
     membership = models.ForeignKey("tenancy.Membership", on_delete=models.PROTECT)
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
     key_digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["tenant", "user"], name="apitoken_tenant_user_idx")]
 
     def __str__(self) -> str:
         return f"token {self.pk} of {self.user_id}"

@@ -126,7 +126,6 @@ def api_token_issue(*, membership: Any, request: HttpRequest | None = None) -> t
     key = secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
-            tenant=membership.tenant,
             membership=membership,
             user=membership.user,
             key_digest=_token_digest(key),
@@ -145,11 +144,9 @@ def api_token_issue(*, membership: Any, request: HttpRequest | None = None) -> t
 
 
 def api_token_by_key(key: str) -> ApiToken | None:
-    token = (
-        ApiToken.objects.select_related("membership", "membership__tenant", "user")
-        .filter(key_digest=_token_digest(key))
-        .first()
-    )
+    # No join to the membership here: it is row-level secured and the caller sets the
+    # user context from the token first.
+    token = ApiToken.objects.select_related("user").filter(key_digest=_token_digest(key)).first()
     return token if token is not None and token.is_usable() else None
 
 
@@ -160,7 +157,7 @@ def api_token_revoke(*, token: ApiToken, actor: Any, request: HttpRequest | None
         )
         if updated:
             audit_record(
-                tenant=token.tenant,
+                tenant=token.membership.tenant,
                 actor=actor,
                 action="auth.token_revoked",
                 object_type="api_token",

@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
@@ -21,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from platform_core.accounts.authentication import audit_tenant_of, password_check
+from platform_core.accounts.authentication import password_check, sign_in_audit
 from platform_core.accounts.decorators import step_up_required
 from platform_core.accounts.forms import LoginForm, OtpForm
 from platform_core.accounts.middleware import needs_second_factor
@@ -35,7 +34,7 @@ from platform_core.accounts.services import (
     session_otp_mark_verified,
     totp_device_create,
 )
-from platform_core.audit.services import audit_record
+from platform_core.tenancy.rls import rls_set
 
 PENDING_DEVICE_SESSION_KEY = "pending_totp_device_id"
 
@@ -52,16 +51,9 @@ def _with_next(name: str, next_url: str) -> str:
 
 
 def _audit(request: HttpRequest, action: str, **payload: object) -> None:
-    with transaction.atomic():
-        audit_record(
-            tenant=getattr(request, "tenant", None) or audit_tenant_of(request.user),
-            actor=request.user,
-            action=action,
-            object_type="user",
-            object_id=request.user.pk,
-            payload=payload,
-            request=request,
-        )
+    sign_in_audit(
+        request=request, user=request.user, action=action, password_verified=True, **payload
+    )
 
 
 def login_view(request: HttpRequest) -> HttpResponse:
@@ -80,6 +72,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             form.add_error(None, _("E-mail or password is wrong."))
         else:
             login(request, checked.user, backend="django.contrib.auth.backends.ModelBackend")
+            rls_set(user=checked.user)  # signed in: their memberships become readable
             _audit(request, "auth.login", channel="web", step="password")
             if has_confirmed_device(checked.user):
                 return HttpResponseRedirect(_with_next("accounts:verify", next_url))

@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import authentication, exceptions
 
 from platform_core.accounts.services import api_token_by_key
+from platform_core.tenancy.rls import rls_set
 
 
 class ApiTokenAuthentication(authentication.TokenAuthentication):
@@ -18,4 +19,6 @@ class ApiTokenAuthentication(authentication.TokenAuthentication):
         token = api_token_by_key(key)
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        # The token's membership is row-level secured: act as its person to read it.
+        rls_set(user=token.user_id)
         return token.user, token

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from platform_core.accounts.models import ApiToken
 from platform_core.api.errors import ApplicationError
+from platform_core.tenancy.rls import rls_set
 from platform_core.tenancy.roles import SECOND_FACTOR_ROLES
 
 
@@ -40,3 +41,4 @@ class TenantApiView(APIView):
             raise ApplicationError(403, "permission_denied", "Your role may not do this.")
         request.membership = membership
         request.tenant = membership.tenant
+        rls_set(user=request.user, tenant=membership.tenant_id)

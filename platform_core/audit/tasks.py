@@ -8,6 +8,7 @@ from celery import shared_task
 
 from platform_core.audit.services import audit_chain_checkpoint
 from platform_core.tenancy.models import Tenant
+from platform_core.tenancy.rls import rls_context
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +17,8 @@ logger = logging.getLogger(__name__)
 def audit_chain_verify_task(tenant_id: int) -> dict[str, object]:
     """Verify one tenant's chain and record the result in it. Safe to run twice."""
     tenant = Tenant.objects.get(pk=tenant_id)
-    event = audit_chain_checkpoint(tenant=tenant)
+    with rls_context(tenant=tenant):
+        event = audit_chain_checkpoint(tenant=tenant)
     if event.action == "audit.chain_broken":
         logger.error("audit chain of %s broken: %s", tenant.slug, event.payload["problem"])
     return {"tenant": tenant.slug, "action": event.action, "seq": event.seq}

@@ -85,15 +85,28 @@ TEMPLATES = [
     },
 ]
 
-# Database: DATABASE_URL, or the embedded PostgreSQL with its data in var/.
+# Database: three logins (see platform_core/db_roles.py). The application connects as a role
+# that owns nothing and cannot bypass row security; `migrate` switches to the owner; auditors'
+# exports read through the reporting role. Embedded PostgreSQL in var/ unless DATABASE_URL.
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    _app_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+    _owner_url = env_str("DATABASE_OWNER_URL")
+    DATABASE_OWNER = dj_database_url.parse(_owner_url) if _owner_url else dict(_app_db)
+    _reporting_url = env_str("DATABASE_REPORTING_URL")
+    _reporting_db = dj_database_url.parse(_reporting_url) if _reporting_url else None
 else:
-    from platform_core import embedded_db
+    from platform_core import db_roles, embedded_db
 
-    DATABASES = {"default": embedded_db.ensure_running(VAR_DIR / "pgdata")}
-DATABASES["default"].setdefault("TEST", {})
+    _server = embedded_db.ensure_running(VAR_DIR / "pgdata")
+    _app_db = {**_server, "USER": db_roles.APP_ROLE}
+    DATABASE_OWNER = {**_server, "USER": db_roles.OWNER_ROLE}
+    _reporting_db = {**_server, "USER": db_roles.REPORTING_ROLE}
+DATABASES = {"default": _app_db}
+DATABASE_APP_ROLE = _app_db["USER"]
+if _reporting_db:
+    # In tests the reporting login reads the test database (see tests/conftest.py).
+    DATABASES["reporting"] = {**_reporting_db, "TEST": {"MIRROR": "default"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

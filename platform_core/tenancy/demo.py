@@ -10,6 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from platform_core.accounts.services import backup_codes_issue, totp_device_create
 from platform_core.tenancy.models import Membership, Tenant
+from platform_core.tenancy.rls import rls_set
 from platform_core.tenancy.roles import Role
 from platform_core.tenancy.services import member_add, tenant_create
 
@@ -44,6 +45,7 @@ def demo_seed() -> list[DemoLogin]:
             actor_label="demo_seed",
         )
         logins = []
+        rls_set(tenant=tenant)
         for role, email in DEMO_PEOPLE:
             membership = Membership.objects.filter(tenant=tenant, user__email=email).first()
             if membership is None:

@@ -1,4 +1,9 @@
-"""Sets ``request.tenant`` and ``request.membership`` from the user's active membership."""
+"""Each request runs in one transaction, inside its row-level-security context.
+
+Sets ``request.tenant`` and ``request.membership`` from the person's active membership, and
+the database context (``app.user_id``, ``app.tenant_id``) to match, restoring the previous
+context when the request ends.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from platform_core.tenancy.models import Membership
+from platform_core.tenancy.rls import rls_context, rls_set
 from platform_core.tenancy.selectors import memberships_of_user
 
 ACTIVE_TENANT_SESSION_KEY = "active_tenant_id"
@@ -30,7 +36,10 @@ class ActiveTenantMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        membership = active_membership(request)
-        request.membership = membership  # type: ignore[attr-defined]
-        request.tenant = membership.tenant if membership else None  # type: ignore[attr-defined]
-        return self.get_response(request)
+        user = request.user if request.user.is_authenticated else None
+        with rls_context(user=user, tenant=None):
+            membership = active_membership(request)
+            request.membership = membership  # type: ignore[attr-defined]
+            request.tenant = membership.tenant if membership else None  # type: ignore[attr-defined]
+            rls_set(tenant=request.tenant)  # type: ignore[attr-defined]
+            return self.get_response(request)

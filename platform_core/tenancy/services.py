@@ -22,6 +22,7 @@ from platform_core.accounts.services import (
 )
 from platform_core.audit.services import audit_record
 from platform_core.tenancy.models import Membership, Tenant
+from platform_core.tenancy.rls import rls_context
 from platform_core.tenancy.roles import Role
 
 
@@ -45,15 +46,16 @@ def tenant_create(
                 tenant.save()
         except IntegrityError:
             raise ValidationError({"slug": [f"Tenant {slug!r} already exists."]}) from None
-        audit_record(
-            tenant=tenant,
-            actor=actor,
-            actor_label=actor_label,
-            action="tenant.created",
-            object_type="tenant",
-            object_id=tenant.pk,
-            payload={"slug": slug, "name": name, "timezone": timezone, "currency": currency},
-        )
+        with rls_context(tenant=tenant):
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                actor_label=actor_label,
+                action="tenant.created",
+                object_type="tenant",
+                object_id=tenant.pk,
+                payload={"slug": slug, "name": name, "timezone": timezone, "currency": currency},
+            )
     return tenant
 
 

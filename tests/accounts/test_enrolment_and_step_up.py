@@ -14,8 +14,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from platform_core.accounts.models import ApiToken
 from platform_core.accounts.services import STEP_UP_SESSION_KEY
 from platform_core.audit.models import AuditEvent
-from platform_core.tenancy.services import member_add, tenant_create
-from tests.conftest import PASSWORD, sign_in
+from platform_core.tenancy.models import Tenant
+from tests.conftest import PASSWORD, as_tenant, make_invited_person, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -23,13 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def newcomer(db):
     """A staff member invited by e-mail: a password, no device yet."""
-    tenant = tenant_create(slug="fresh", name="Fresh", timezone="UTC", currency="USD")
-    user = member_add(
-        tenant=tenant, email="new@fresh.example", role="risk_officer", invite=True
-    ).membership.user
-    user.set_password(PASSWORD)
-    user.save()
-    return user
+    return make_invited_person("fresh", "new@fresh.example", "risk_officer")
 
 
 def test_staff_without_a_device_must_enrol_before_any_page(newcomer):
@@ -63,7 +57,8 @@ def test_enrolment_shows_an_svg_qr_code_and_confirms_with_any_rfc6238_code(newco
     codes = StaticToken.objects.filter(device__user=newcomer).values_list("token", flat=True)
     assert len(codes) == 10 and all(code in done.content.decode() for code in codes)
     assert client.get("/console/").status_code == 200
-    assert AuditEvent.objects.filter(actor=newcomer, action="auth.totp_enrolled").exists()
+    with as_tenant(Tenant.objects.get(slug="fresh")):
+        assert AuditEvent.objects.filter(actor=newcomer, action="auth.totp_enrolled").exists()
 
 
 def test_an_enrolled_person_cannot_add_a_device_with_only_a_password(acme):
@@ -96,12 +91,7 @@ def test_api_keys_need_a_fresh_second_factor(acme, settings):
 
 
 def test_a_client_without_a_device_is_sent_to_enrol_before_a_step_up_action(db):
-    tenant = tenant_create(slug="solo", name="Solo", timezone="UTC", currency="USD")
-    user = member_add(
-        tenant=tenant, email="c@solo.example", role="client", invite=True
-    ).membership.user
-    user.set_password(PASSWORD)
-    user.save()
+    make_invited_person("solo", "c@solo.example", "client")
     client = Client()
     client.post("/accounts/login/", {"email": "c@solo.example", "password": PASSWORD})
     response = client.get("/accounts/api-tokens/")

@@ -7,7 +7,7 @@ from django.test import Client
 from django_otp.plugins.otp_static.models import StaticToken
 
 from platform_core.audit.models import AuditEvent
-from tests.conftest import PASSWORD, sign_in
+from tests.conftest import PASSWORD, make_invited_person, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -122,12 +122,7 @@ def test_the_admin_refuses_an_unverified_platform_operator(acme):
 
 
 def test_a_client_without_a_device_uses_the_portal_without_otp(db):
-    from platform_core.tenancy.services import member_add, tenant_create
-
-    tenant = tenant_create(slug="solo", name="Solo", timezone="UTC", currency="USD")
-    added = member_add(tenant=tenant, email="new@solo.example", role="client", invite=True)
-    added.membership.user.set_password(PASSWORD)
-    added.membership.user.save()
+    make_invited_person("solo", "new@solo.example", "client")
     client = Client()
     response = client.post("/accounts/login/", {"email": "new@solo.example", "password": PASSWORD})
     assert response["Location"] == "/"

@@ -10,7 +10,7 @@ from django.test import Client
 
 from platform_core.accounts.models import User
 from platform_core.tenancy.models import Membership
-from tests.conftest import api_token_for, make_tenant_people
+from tests.conftest import api_token_for, as_tenant, make_tenant_people
 
 URL = "/api/v1/tenancy/members"
 
@@ -142,4 +142,5 @@ def test_concurrent_requests_with_one_key_write_once():
         thread.join()
     assert [status for status, _ in results] == [201] * 4
     assert len({body["id"] for _, body in results}) == 1
-    assert Membership.objects.filter(user__email="race@acme.example").count() == 1
+    with as_tenant(acme.tenant):
+        assert Membership.objects.filter(user__email="race@acme.example").count() == 1

@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_datetime
 from platform_core.accounts.models import ApiToken
 from platform_core.audit.models import AuditEvent
 from platform_core.tenancy.services import member_add
-from tests.conftest import PASSWORD, api_token_for
+from tests.conftest import PASSWORD, api_token_for, as_tenant
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,8 @@ def test_a_malformed_request_is_a_400_naming_the_fields():
 
 def test_the_tenant_field_picks_among_several_memberships(acme, globex):
     # The Acme compliance officer is also a risk officer at Globex.
-    member_add(tenant=globex.tenant, email=acme.compliance.email, role="risk_officer")
+    with as_tenant(globex.tenant):
+        member_add(tenant=globex.tenant, email=acme.compliance.email, role="risk_officer")
     client = Client()
     default = issue(
         client, email=acme.compliance.email, password=PASSWORD, otp=acme.compliance.otp()

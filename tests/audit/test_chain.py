@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
@@ -13,12 +14,16 @@ from platform_core.audit.chain import GENESIS_HASH, canonical_json, sha256_hex
 from platform_core.audit.models import AuditEvent
 from platform_core.audit.selectors import audit_chain_verify
 from platform_core.audit.services import audit_record
+from platform_core.tenancy.rls import rls_set
 from platform_core.tenancy.services import membership_role_change, tenant_create
+from tests.conftest import as_owner, as_tenant
 
 
 @pytest.fixture
 def tenant(db):
-    return tenant_create(slug="chain", name="Chain", timezone="UTC", currency="USD")
+    tenant = tenant_create(slug="chain", name="Chain", timezone="UTC", currency="USD")
+    rls_set(tenant=tenant)
+    return tenant
 
 
 @pytest.mark.django_db
@@ -38,21 +43,26 @@ def test_each_event_links_to_the_one_before(tenant):
 @pytest.mark.django_db
 def test_chains_of_two_tenants_are_independent(tenant):
     other = tenant_create(slug="other", name="Other", timezone="UTC", currency="USD")
-    audit_record(tenant=other, actor=None, action="test.other")
-    assert AuditEvent.objects.filter(tenant=other).order_by("seq").last().seq == 2
+    with as_tenant(other):
+        audit_record(tenant=other, actor=None, action="test.other")
+        assert list(AuditEvent.objects.values_list("seq", flat=True).order_by("seq")) == [1, 2]
     assert AuditEvent.objects.filter(tenant=tenant).count() == 1
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "statement", ["UPDATE audit_auditevent SET reason = 'x'", "DELETE FROM audit_auditevent"]
+    "statement",
+    [
+        "UPDATE audit_auditevent SET reason = 'x'",
+        "DELETE FROM audit_auditevent",
+        "TRUNCATE audit_auditevent",
+    ],
 )
-def test_the_database_refuses_update_and_delete(tenant, statement):
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+def test_the_application_role_may_not_update_delete_or_truncate(tenant, statement):
+    with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(statement)
-    assert AuditEvent.objects.filter(tenant=tenant, reason="x").count() == 0
-    assert AuditEvent.objects.filter(tenant=tenant).count() == 1
+    assert AuditEvent.objects.filter(tenant=tenant, reason="").count() == 1
 
 
 @pytest.mark.django_db
@@ -63,14 +73,24 @@ def test_the_orm_cannot_edit_an_event(tenant):
         event.save()
 
 
-def _tamper(event_id: int, sql: str) -> None:
-    """What an attacker with the owner's rights could do: switch the trigger off and edit."""
-    with connection.cursor() as cursor:
-        # Django's foreign keys are deferred; ALTER TABLE needs none pending.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_append_only")
-        cursor.execute(sql, [event_id])
-        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_auditevent_append_only")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "statement", ["UPDATE audit_auditevent SET reason = 'x'", "DELETE FROM audit_auditevent"]
+)
+def test_the_trigger_refuses_even_the_owner(statement):
+    tenant = tenant_create(slug="chain", name="Chain", timezone="UTC", currency="USD")
+    with pytest.raises(psycopg.Error, match="append-only"):
+        as_owner(statement, tenant=tenant)
+
+
+def _tamper(tenant, event_id: int, sql: str) -> None:
+    """What someone with the owner's rights could do: switch the trigger off and edit."""
+    as_owner(
+        "ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_append_only",
+        (sql, [event_id]),
+        "ALTER TABLE audit_auditevent ENABLE TRIGGER audit_auditevent_append_only",
+        tenant=tenant,
+    )
 
 
 @pytest.mark.django_db
@@ -80,7 +100,7 @@ def test_audit_verify_passes_on_an_intact_chain(tenant, capsys):
     assert "2 events, chain intact" in capsys.readouterr().out
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("sql", "first_broken", "problem"),
     [
@@ -90,11 +110,13 @@ def test_audit_verify_passes_on_an_intact_chain(tenant, capsys):
         ("DELETE FROM audit_auditevent WHERE id = %s", 4, "out of sequence"),
     ],
 )
-def test_audit_verify_names_the_first_broken_event(tenant, sql, first_broken, problem):
-    for n in range(4):
-        audit_record(tenant=tenant, actor=None, action="test.step", payload={"n": n})
-    victim = AuditEvent.objects.get(tenant=tenant, seq=3)
-    _tamper(victim.pk, sql)
+def test_audit_verify_names_the_first_broken_event(sql, first_broken, problem):
+    tenant = tenant_create(slug="chain", name="Chain", timezone="UTC", currency="USD")
+    with as_tenant(tenant):
+        for n in range(4):
+            audit_record(tenant=tenant, actor=None, action="test.step", payload={"n": n})
+        victim = AuditEvent.objects.get(tenant=tenant, seq=3)
+    _tamper(tenant, victim.pk, sql)
     with pytest.raises(CommandError) as excinfo:
         call_command("audit_verify", "--tenant", "chain")
     message = str(excinfo.value)
@@ -134,7 +156,7 @@ def test_concurrent_writers_never_fork_the_chain():
         try:
             barrier.wait()
             for n in range(per_writer):
-                with transaction.atomic():
+                with as_tenant(tenant):
                     audit_record(
                         tenant=tenant, actor=None, action="test.race", payload={"w": worker, "n": n}
                     )
@@ -149,8 +171,9 @@ def test_concurrent_writers_never_fork_the_chain():
     for thread in threads:
         thread.join()
     assert errors == []
-    seqs = list(
-        AuditEvent.objects.filter(tenant=tenant).order_by("seq").values_list("seq", flat=True)
-    )
-    assert seqs == list(range(1, writers * per_writer + 2))
-    assert audit_chain_verify(tenant_id=tenant.pk) == (writers * per_writer + 1, None)
+    with as_tenant(tenant):
+        seqs = list(
+            AuditEvent.objects.filter(tenant=tenant).order_by("seq").values_list("seq", flat=True)
+        )
+        assert seqs == list(range(1, writers * per_writer + 2))
+        assert audit_chain_verify(tenant_id=tenant.pk) == (writers * per_writer + 1, None)

@@ -17,6 +17,7 @@ from platform_core.audit.models import AuditEvent
 from platform_core.audit.services import audit_record
 from platform_core.celery import app
 from platform_core.tenancy.services import tenant_create
+from tests.conftest import as_tenant
 
 pytestmark = [pytest.mark.celery_integration, pytest.mark.django_db(transaction=True)]
 
@@ -44,13 +45,18 @@ def test_the_worker_verifies_a_chain_and_records_a_checkpoint(worker):
     from platform_core.audit.tasks import audit_chain_verify_task
 
     tenant = tenant_create(slug="celery", name="Celery", timezone="UTC", currency="USD")
-    audit_record(tenant=tenant, actor=None, action="test.step")
+    with as_tenant(tenant):
+        audit_record(tenant=tenant, actor=None, action="test.step")
     audit_chain_verify_task.delay(tenant.pk)
-    assert wait_for(
-        lambda: AuditEvent.objects.filter(tenant=tenant, action="audit.chain_verified").exists()
-    )
-    checkpoint = AuditEvent.objects.get(tenant=tenant, action="audit.chain_verified")
-    head = AuditEvent.objects.get(tenant=tenant, seq=2)
+
+    def checkpoint_written() -> bool:
+        with as_tenant(tenant):
+            return AuditEvent.objects.filter(action="audit.chain_verified").exists()
+
+    assert wait_for(checkpoint_written)
+    with as_tenant(tenant):
+        checkpoint = AuditEvent.objects.get(action="audit.chain_verified")
+        head = AuditEvent.objects.get(seq=2)
     assert checkpoint.payload == {"events": 2, "head_seq": 2, "head_hash": head.hash}
 
 
@@ -61,9 +67,12 @@ def test_the_nightly_fan_out_reaches_every_tenant(worker):
         tenant_create(slug=f"t{n}", name=f"T{n}", timezone="UTC", currency="USD") for n in range(3)
     ]
     audit_chains_verify_all_task.delay()
-    assert wait_for(
-        lambda: (
-            AuditEvent.objects.filter(action="audit.chain_verified", tenant__in=tenants).count()
-            == 3
-        )
-    )
+
+    def every_tenant_checked() -> bool:
+        checked = 0
+        for tenant in tenants:
+            with as_tenant(tenant):
+                checked += AuditEvent.objects.filter(action="audit.chain_verified").exists()
+        return checked == len(tenants)
+
+    assert wait_for(every_tenant_checked)

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from platform_core.accounts.models import User
 from platform_core.audit.models import AuditEvent
 from platform_core.tenancy.models import Membership, Tenant
+from platform_core.tenancy.rls import rls_context, rls_set
 from platform_core.tenancy.roles import Role
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,9 @@ def tenant():
         "--currency",
         "cny",
     )
-    return Tenant.objects.get(slug="orient")
+    tenant = Tenant.objects.get(slug="orient")
+    rls_set(tenant=tenant)  # the test reads as Orient
+    return tenant
 
 
 def test_tenant_create_creates_and_audits(tenant):
@@ -145,7 +148,8 @@ def test_an_existing_person_joins_a_second_tenant_unchanged(tenant):
     )
     assert result["user_created"] is False and result["otpauth_uri"] is None
     assert User.objects.get(email="a@x.example").check_password("first-long-passphrase")
-    assert Membership.objects.filter(user__email="a@x.example").count() == 2
+    with rls_context(user=User.objects.get(email="a@x.example")):  # their own, in all tenants
+        assert Membership.objects.filter(user__email="a@x.example").count() == 2
 
 
 @pytest.mark.parametrize(
@@ -190,7 +194,16 @@ def test_member_add_refuses_bad_input_and_changes_nothing(tenant, args, message)
 def test_a_failing_command_exits_non_zero_with_its_message(tenant, capsys):
     from django.core.management import ManagementUtility
 
-    argv = ["manage.py", "member_add", "--tenant", "nope", "--email", "a@b.example", "--role", "client"]
+    argv = [
+        "manage.py",
+        "member_add",
+        "--tenant",
+        "nope",
+        "--email",
+        "a@b.example",
+        "--role",
+        "client",
+    ]
     with pytest.raises(SystemExit) as exited:
         ManagementUtility(argv).execute()  # what `python manage.py ...` runs
     assert exited.value.code != 0

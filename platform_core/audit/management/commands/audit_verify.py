@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from platform_core.audit.selectors import audit_chain_verify
 from platform_core.tenancy.models import Tenant
+from platform_core.tenancy.rls import rls_context
 
 
 class Command(BaseCommand):
@@ -26,7 +27,8 @@ class Command(BaseCommand):
         else:
             chains = [("platform", None)] + [(t.slug, t.pk) for t in Tenant.objects.order_by("pk")]
         for name, tenant_id in chains:
-            checked, broken = audit_chain_verify(tenant_id=tenant_id)
+            with rls_context(tenant=tenant_id):
+                checked, broken = audit_chain_verify(tenant_id=tenant_id)
             if broken is not None:
                 raise CommandError(f"Audit chain broken at {broken}.")
             self.stdout.write(f"{name}: {checked} events, chain intact")

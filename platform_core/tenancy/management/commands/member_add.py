@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from platform_core.tenancy.management.commands.tenant_create import validation_message
 from platform_core.tenancy.models import Tenant
+from platform_core.tenancy.rls import rls_context
 from platform_core.tenancy.roles import Role
 from platform_core.tenancy.services import member_add
 
@@ -30,13 +31,14 @@ class Command(BaseCommand):
         if tenant is None:
             raise CommandError(f"Unknown tenant {options['tenant']!r}.")
         try:
-            added = member_add(
-                tenant=tenant,
-                email=options["email"],
-                role=options["role"],
-                password=options.get("password"),
-                actor_label=f"cli:{getpass.getuser()}",
-            )
+            with rls_context(tenant=tenant):
+                added = member_add(
+                    tenant=tenant,
+                    email=options["email"],
+                    role=options["role"],
+                    password=options.get("password"),
+                    actor_label=f"cli:{getpass.getuser()}",
+                )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from None
         result = {
