@@ -12,6 +12,7 @@ import sys
 
 BENCHMARKS = {
     "audit": "bench.audit",
+    "rls": "bench.rls",
 }
 
 
@@ -29,11 +30,16 @@ def main(argv: list[str]) -> int:
     django.setup()
     from django.db import connection
 
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    from platform_core.tenancy.owner import owner_connection
+
+    # Like the test suite: the owner builds the database, the benchmark runs as the app role.
+    with owner_connection():
+        name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         importlib.import_module(BENCHMARKS[argv[1]]).run(argv[2:])
     finally:
-        connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
+        with owner_connection():
+            connection.creation.destroy_test_db(name, verbosity=0)
     return 0
 
 
