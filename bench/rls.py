@@ -90,8 +90,14 @@ def run(args: list[str]) -> None:
                 response_body={},
             )
 
-    operations = {"read one by id": read_by_id, "read a page (25)": read_page, "write one row": write}
-    results: dict[str, dict[bool, list[float]]] = {name: {True: [], False: []} for name in operations}
+    operations = {
+        "read one by id": read_by_id,
+        "read a page (25)": read_page,
+        "write one row": write,
+    }
+    results: dict[str, dict[bool, list[float]]] = {
+        name: {True: [], False: []} for name in operations
+    }
     for enabled in (False, True, False, True):
         _policies(enabled)
         for name, operation in operations.items():
@@ -103,7 +109,8 @@ def run(args: list[str]) -> None:
     for name, by_phase in results.items():
         without = sum(by_phase[False]) / 2
         with_rls = sum(by_phase[True]) / 2
-        print(f"{name:<20} {without:>10.0f}/s {with_rls:>10.0f}/s {100 * (without / with_rls - 1):>8.1f}%")
+        overhead = 100 * (without / with_rls - 1)
+        print(f"{name:<20} {without:>10.0f}/s {with_rls:>10.0f}/s {overhead:>8.1f}%")
 
     tenant, member_id = lookups[0]
     with transaction.atomic(), rls_context(tenant=tenant), connection.cursor() as cursor:
