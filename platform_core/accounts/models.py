@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -37,6 +38,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = models.EmailField(max_length=254, unique=True)
     full_name = models.CharField(max_length=200, blank=True)
+    # Who the person is beyond this login (e.g. a hash of the staff ID or national ID), so two
+    # accounts of one person cannot make and approve the same four-eyes request.
+    person_ref = models.CharField(max_length=128, blank=True)
+    # The language of e-mails and messages sent to the person (the portal follows the browser).
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="zh-hans")
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

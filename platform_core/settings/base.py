@@ -208,13 +208,6 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
-# Periodic tasks; django-celery-beat copies them into its tables, where staff can pause them.
-CELERY_BEAT_SCHEDULE = {
-    "audit-chains-verify-nightly": {
-        "task": "platform_core.audit.tasks.audit_chains_verify_all_task",
-        "schedule": 24 * 3600,
-    },
-}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

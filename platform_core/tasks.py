@@ -1,0 +1,21 @@
+"""Platform-level Celery tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from platform_core.hooks import LISTENER_HOOKS, listener_run
+
+
+@shared_task(bind=True, max_retries=None)
+def hook_listener_retry_task(self: Any, hook_name: str, path: str, payload: dict[str, Any]) -> None:
+    """Re-run a listener that failed after commit, backing off 2, 4, 8 … seconds."""
+    hook = LISTENER_HOOKS[hook_name]
+    try:
+        listener_run(hook_name, path, payload)
+    except Exception as exc:
+        if self.request.retries >= hook.max_retries:
+            raise
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc

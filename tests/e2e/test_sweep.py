@@ -1,0 +1,500 @@
+"""The sweep: every route that names a tenant object, tried by everyone who must not see it.
+
+Tenancy has one rule (ARCHITECTURE.md, "Tenancy"): another tenant's object is a 404, the
+same as a missing one. Tests that name a few routes prove it for those routes; this file
+proves it for all of them, including the ones written after it.
+
+1. Discovery. The URL configuration is walked (``get_resolver().url_patterns``, through
+   every ``include``), and so is the OpenAPI schema served at ``/api/schema/``. A route
+   "takes an object id" when it has a path converter or a regex group.
+2. Registration. Each such route is either in ``SWEEP`` (how to build an object of it in
+   Acme, which roles may read it, which roles of Acme must be refused) or in
+   ``NOT_TENANT_OBJECTS`` with the reason its parameters are not tenant object ids. A new
+   route in neither fails ``test_every_route_with_an_id_is_in_the_sweep`` with a message
+   saying where to register it; a stale entry fails too.
+3. The sweep. For each registered route and each method its view implements, callers try
+   Acme's object:
+
+   - anonymous: the API answers 401; a page redirects to the sign-in page;
+   - Globex's person with a role allowed to read it (by API token and by session): 404,
+     byte for byte the 404 of an id that exists nowhere;
+   - an Acme person who also belongs to Globex, acting for Globex: the same 404 (row-level
+     security lets a person see their own memberships in every tenant, so only the
+     application's tenant filter stands here);
+   - Acme's person in a wrong role: 403, or the 404 of a missing object (a client reading
+     someone else's object);
+   - Acme's person in an allowed role: 200 for a read, showing the object.
+
+   No refused response carries the object's data (e.g. its owner's e-mail) or the e-mail
+   of any other Acme person, and a refused request writes nothing: the row counts of every
+   model, as each tenant sees them (``as_tenant``), and the object's own fields are the same
+   before and after.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import yaml
+from django.apps import apps
+from django.contrib.sessions.models import Session
+from django.db import models
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+
+from platform_core.tenancy.models import Membership
+from platform_core.tenancy.roles import Role
+from tests.conftest import (
+    ROLE_ATTRS,
+    TenantPeople,
+    api_token_for,
+    as_tenant,
+    make_person,
+    sign_in,
+)
+
+MISSING_ID = 999_999_999
+WRITE_METHODS = ("post", "put", "patch", "delete")
+SWEPT_METHODS = ("get", *WRITE_METHODS)
+
+# --- discovery ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    key: str  # "namespace:name", or the full pattern when the route has no name
+    pattern: str  # the full pattern, as Django's ResolverMatch.route spells it
+    namespace: str
+    params: tuple[str, ...]
+    callback: Any
+
+
+def _params_of(pattern: Any) -> list[str]:
+    regex = pattern.regex
+    names = list(regex.groupindex)
+    positional = regex.groups - len(names)
+    return names or [f"<positional {i}>" for i in range(positional)]
+
+
+def _join(prefix: str, part: str) -> str:
+    # As django.urls.URLResolver._join_route: an included regex loses its leading "^".
+    return prefix + part.removeprefix("^") if prefix else part
+
+
+def _walk(patterns: list[Any], prefix: str, namespaces: tuple[str, ...], params: tuple[str, ...]):
+    for entry in patterns:
+        pattern = _join(prefix, str(entry.pattern))
+        own = (*params, *_params_of(entry.pattern))
+        if isinstance(entry, URLResolver):
+            inner = (*namespaces, entry.namespace) if entry.namespace else namespaces
+            yield from _walk(entry.url_patterns, pattern, inner, own)
+        elif isinstance(entry, URLPattern):
+            namespace = ":".join(namespaces)
+            key = ":".join((*namespaces, entry.name)) if entry.name else pattern
+            yield Route(key, pattern, namespace, own, entry.callback)
+
+
+def discover_routes() -> list[Route]:
+    return list(_walk(get_resolver().url_patterns, "", (), ()))
+
+
+def methods_of(route: Route) -> tuple[str, ...]:
+    """The methods a route's view implements (a function view: GET and POST, as a form)."""
+    entry = SWEEP.get(route.key)
+    if entry is not None and entry.methods:
+        return entry.methods
+    view_class = getattr(route.callback, "view_class", None) or getattr(route.callback, "cls", None)
+    if view_class is None:
+        return ("get", "post")
+    return tuple(m for m in SWEPT_METHODS if hasattr(view_class, m))
+
+
+def is_api(url: str) -> bool:
+    return url.startswith("/api/")
+
+
+# --- the registry ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Built:
+    """An object built in Acme: its model and id, and what only Acme may see of it."""
+
+    model: type[models.Model]
+    pk: int
+    param: str  # the route parameter that takes ``pk``
+    secrets: tuple[str, ...]  # strings of the object's data that must not leak
+    other_kwargs: dict[str, Any] = field(default_factory=dict)  # parents of nested routes
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return {**self.other_kwargs, self.param: self.pk}
+
+    @property
+    def missing_kwargs(self) -> dict[str, Any]:
+        return {**self.other_kwargs, self.param: MISSING_ID}
+
+
+@dataclass(frozen=True)
+class Sweepable:
+    build: Callable[[TenantPeople], Built]  # builds the object in Acme
+    readers: tuple[str, ...]  # roles (attributes of TenantPeople) that may read it
+    wrong: tuple[str, ...]  # roles of Acme that must be refused (403, or a 404)
+    methods: tuple[str, ...] = ()  # only for function views: the methods they accept
+
+
+def another_client_of_acme(acme: TenantPeople) -> Built:
+    """A client's membership: staff read it, ``acme.client`` may not (it is not theirs)."""
+    owner = make_person(acme.tenant, "owner@acme.example", Role.CLIENT)
+    return Built(Membership, owner.membership.pk, "membership_id", secrets=(owner.email,))
+
+
+STAFF = ("compliance", "risk", "operations", "admin")
+
+SWEEP: dict[str, Sweepable] = {
+    "api:member-detail": Sweepable(
+        build=another_client_of_acme, readers=STAFF, wrong=("client", "auditor")
+    ),
+}
+
+# Routes whose parameters are not ids of tenant objects. "namespace:*" covers a namespace.
+NOT_TENANT_OBJECTS: dict[str, str] = {
+    "accounts:set_password": (
+        "uidb64 and token are a signed one-time password-reset link for a person (a User, "
+        "not tenant-owned); the token is checked by Django's token generator"
+    ),
+    "admin:*": (
+        "the Django admin for platform operators (is_staff, behind OTPAdminSite), not a "
+        "tenant door; its <path:object_id>, content_type_id, app_label and catch-all url "
+        "are the admin's own addressing"
+    ),
+}
+
+# Refusals the sweep expects that the application does not give yet (reported as bugs).
+# Strict: the day the bug is fixed, the case XPASSes and fails until the entry goes.
+KNOWN_BUGS: dict[tuple[str, str], str] = {
+    ("api:member-detail", "auditor"): (
+        "MemberDetailApi has no allowed_roles and access_membership_by_id restricts only "
+        "clients, so an auditor (no tenancy.view_membership; refused by the member list) "
+        "reads any membership of the tenant with its e-mail"
+    ),
+}
+
+
+def excluded(route: Route) -> str | None:
+    for key, reason in NOT_TENANT_OBJECTS.items():
+        if key == route.key or (key.endswith(":*") and route.namespace == key[:-2]):
+            return reason
+    return None
+
+
+ROUTES = discover_routes()
+ROUTES_BY_KEY = {route.key: route for route in ROUTES}
+ROUTES_WITH_IDS = [route for route in ROUTES if route.params]
+
+REGISTER_HINT = (
+    "Register it in SWEEP in tests/e2e/test_sweep.py (a function that builds the object in "
+    "Acme and returns it, the roles that may read it, the roles of Acme that must be "
+    "refused), or, if its parameters are not ids of tenant objects, add it to "
+    "NOT_TENANT_OBJECTS with the reason."
+)
+
+
+# --- callers --------------------------------------------------------------------------------
+
+ROLE_NAMES = {
+    "client": "client",
+    "compliance": "compliance officer",
+    "risk": "risk officer",
+    "operations": "operations person",
+    "admin": "tenant admin",
+    "auditor": "auditor",
+}
+
+
+@dataclass(frozen=True)
+class Caller:
+    kind: str  # anonymous | other tenant | both tenants | wrong role | allowed
+    role: str = ""
+    auth: str = ""  # token | session
+
+    def __str__(self) -> str:
+        role = ROLE_NAMES.get(self.role, self.role)
+        by = f" by {self.auth}"
+        return {
+            "anonymous": "anonymous",
+            "other tenant": f"globex's {role}{by}",
+            "both tenants": f"acme's {role} acting for globex{by}",
+            "wrong role": f"acme's {role}{by}",
+            "allowed": f"acme's {role}{by}",
+        }[self.kind]
+
+    @property
+    def denied(self) -> bool:
+        return self.kind != "allowed"
+
+    def connect(self, acme: TenantPeople, globex: TenantPeople) -> tuple[Client, dict[str, str]]:
+        """A client signed in as this caller, and the headers its requests carry."""
+        if self.kind == "anonymous":
+            return Client(), {}
+        tenant_slug = None
+        if self.kind == "other tenant":
+            person = getattr(globex, self.role)
+        elif self.kind == "both tenants":
+            acme_person = getattr(acme, self.role)
+            person = make_person(globex.tenant, acme_person.email, ROLE_ATTRS[self.role])
+            tenant_slug = "globex"
+        else:
+            person = getattr(acme, self.role)
+        if self.auth == "token":
+            token = api_token_for(Client(), person, tenant=tenant_slug)
+            return Client(), {"HTTP_AUTHORIZATION": f"Token {token}"}
+        client = sign_in(Client(), person)
+        if tenant_slug:
+            switched = client.post("/tenant/switch/", {"tenant": tenant_slug})
+            assert switched.status_code == 302, switched.content
+        return client, {}
+
+
+def callers_for(route: Route, entry: Sweepable, method: str) -> Iterator[Caller]:
+    auths = ("token", "session") if is_api("/" + route.pattern) else ("session",)
+    yield Caller("anonymous")
+    for auth in auths:
+        for role in entry.readers:
+            yield Caller("other tenant", role, auth)
+        # One role is enough to show the tenant filter does not trust row security alone.
+        yield Caller("both tenants", entry.readers[0], auth)
+        for role in entry.wrong:
+            yield Caller("wrong role", role, auth)
+        if method == "get":
+            for role in entry.readers:
+                yield Caller("allowed", role, auth)
+
+
+# --- the cases ------------------------------------------------------------------------------
+
+VERBS = {"get": "reads", "post": "posts to", "put": "replaces", "patch": "patches"}
+VERBS["delete"] = "deletes"
+
+
+@dataclass(frozen=True)
+class Case:
+    route: str
+    method: str
+    caller: Caller
+
+    def __str__(self) -> str:
+        outcome = {
+            "anonymous": "is asked to sign in",
+            "other tenant": "gets the 404 of a missing one",
+            "both tenants": "gets the 404 of a missing one",
+            "wrong role": "is refused",
+            "allowed": "gets it",
+        }[self.caller.kind]
+        return f"{self.caller} {VERBS[self.method]} acme's {self.route} and {outcome}"
+
+
+def sweep_cases() -> Iterator[Any]:
+    for key, entry in SWEEP.items():
+        route = ROUTES_BY_KEY.get(key)
+        if route is None:  # a stale entry: test_no_registry_entry_is_stale says so
+            continue
+        for method in methods_of(route):
+            for caller in callers_for(route, entry, method):
+                case = Case(key, method, caller)
+                bug = KNOWN_BUGS.get((key, caller.role)) if caller.kind == "wrong role" else None
+                marks = [pytest.mark.xfail(reason=bug, strict=True)] if bug else []
+                yield pytest.param(case, id=str(case), marks=marks)
+
+
+# --- what a refusal must (not) show or change -----------------------------------------------
+
+_PER_REQUEST = [
+    re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*'),
+    re.compile(rb'("X-CSRFToken": ")[^"]*'),
+]
+
+
+def _body(response: HttpResponse) -> bytes:
+    """The body without what differs on every request anyway (CSRF tokens)."""
+    content = response.content
+    for pattern in _PER_REQUEST:
+        content = pattern.sub(rb"\1", content)
+    return content
+
+
+def _request(client: Client, method: str, url: str, headers: dict[str, str]) -> HttpResponse:
+    if is_api(url):
+        extra = {"HTTP_IDEMPOTENCY_KEY": "sweep"} if method in WRITE_METHODS else {}
+        return getattr(client, method)(url, {}, content_type="application/json", **headers, **extra)
+    return getattr(client, method)(url, {}, **headers)
+
+
+def _database_state(acme: TenantPeople, globex: TenantPeople, built: Built) -> dict[Any, Any]:
+    """Row counts of every model as each tenant sees them, and the object's own fields."""
+    state: dict[Any, Any] = {}
+    for tenant in (acme.tenant, globex.tenant):
+        with as_tenant(tenant):
+            for model in apps.get_models():
+                if model is Session:  # signing in and switching tenants write sessions
+                    continue
+                state[tenant.slug, model._meta.label] = model._default_manager.count()
+    with as_tenant(acme.tenant):
+        state["object"] = built.model._default_manager.filter(pk=built.pk).values().first()
+    return state
+
+
+def _leaks(response: HttpResponse, secrets: list[str]) -> list[str]:
+    seen = response.content + "\n".join(f"{k}: {v}" for k, v in response.items()).encode()
+    return [secret for secret in secrets if secret.encode() in seen]
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+
+def test_every_route_with_an_id_is_in_the_sweep():
+    unknown = [
+        f"{route.key} ({route.pattern}) takes {list(route.params)}"
+        for route in ROUTES_WITH_IDS
+        if route.key not in SWEEP and not excluded(route)
+    ]
+    assert not unknown, "The sweep does not know these routes: " + "; ".join(unknown) + (
+        ". " + REGISTER_HINT
+    )
+
+
+def test_no_registry_entry_is_stale():
+    keys = set(ROUTES_BY_KEY)
+    namespaces = {route.namespace for route in ROUTES}
+    stale = [key for key in SWEEP if key not in keys]
+    stale += [
+        key
+        for key in NOT_TENANT_OBJECTS
+        if key not in keys and not (key.endswith(":*") and key[:-2] in namespaces)
+    ]
+    assert not stale, f"No route is named {stale}; remove or rename these entries."
+    for key, entry in SWEEP.items():
+        assert ROUTES_BY_KEY[key].params, f"{key} takes no id; it needs no SWEEP entry."
+        for role in (*entry.readers, *entry.wrong):
+            assert role in ROLE_ATTRS, f"{key}: {role!r} is not a role attribute of TenantPeople"
+        assert not set(entry.readers) & set(entry.wrong), f"{key}: a role is both allowed and not"
+
+
+@pytest.mark.django_db
+def test_every_schema_path_with_a_parameter_is_in_the_sweep():
+    response = Client().get("/api/schema/")
+    assert response.status_code == 200
+    paths = yaml.safe_load(response.content)["paths"]
+    problems = []
+    for path, operations in paths.items():
+        params = re.findall(r"{(\w+)}", path)
+        if not params:
+            continue
+        match = resolve(re.sub(r"{\w+}", "1", path))
+        key = match.view_name if match.url_name else match.route
+        route = ROUTES_BY_KEY.get(key)
+        if route is None or (key not in SWEEP and not excluded(route)):
+            problems.append(f"{path} (route {key}) is documented but not swept. {REGISTER_HINT}")
+            continue
+        if set(params) != set(route.params):
+            problems.append(f"{path} documents {params}, the route takes {list(route.params)}")
+        if key in SWEEP:
+            documented = {m for m in operations if m in SWEPT_METHODS}
+            missed = documented - set(methods_of(route))
+            if missed:
+                problems.append(f"{path}: the sweep does not try {sorted(missed)}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", list(sweep_cases()))
+def test_sweep(case: Case, acme: TenantPeople, globex: TenantPeople):
+    entry, caller = SWEEP[case.route], case.caller
+    built = entry.build(acme)
+    url = reverse(case.route, kwargs=built.kwargs)
+    missing_url = reverse(case.route, kwargs=built.missing_kwargs)
+    client, headers = caller.connect(acme, globex)
+
+    before = _database_state(acme, globex, built)
+    response = _request(client, case.method, url, headers)
+    after = _database_state(acme, globex, built)
+
+    if not caller.denied:
+        assert response.status_code == 200, (url, response.status_code, response.content)
+        # The secrets are really in the object's answer, so their absence elsewhere means something.
+        assert _leaks(response, list(built.secrets)) == list(built.secrets), response.content
+        return
+
+    if caller.kind == "anonymous":
+        if is_api(url):
+            assert response.status_code == 401, (url, response.status_code, response.content)
+        else:
+            assert response.status_code == 302, (url, response.status_code)
+            assert response["Location"].startswith(reverse("accounts:login")), response["Location"]
+    elif caller.kind in ("other tenant", "both tenants"):
+        missing = _request(client, case.method, missing_url, headers)
+        assert response.status_code == 404, (url, response.status_code, response.content)
+        assert missing.status_code == 404, (missing_url, missing.status_code)
+        assert _body(response) == _body(missing), "another tenant's object is told apart"
+    else:  # wrong role
+        assert response.status_code in (403, 404), (url, response.status_code, response.content)
+        if response.status_code == 404:
+            missing = _request(client, case.method, missing_url, headers)
+            assert _body(response) == _body(missing), "a refused object is told apart"
+
+    # Globex's people know no one at Acme (a person of both tenants knows their colleagues).
+    others = [getattr(acme, role).email for role in ROLE_ATTRS] if caller.kind == "other tenant" else []
+    assert not _leaks(response, [*built.secrets, *others]), "a refusal shows Acme's data"
+    assert after == before, "a refused request changed the database"
+
+
+@pytest.fixture(autouse=True)
+def _mutant(monkeypatch):
+    import os
+
+    from django.http import Http404
+
+    from platform_core.tenancy import access, api
+
+    kind = os.environ["MUTANT"]
+    if kind == "no_tenant_filter":
+
+        def unfiltered(*, tenant, actor_membership, membership_id):
+            try:
+                return Membership.objects.get(pk=int(membership_id))
+            except Membership.DoesNotExist:
+                raise Http404 from None
+
+        monkeypatch.setattr(api, "access_membership_by_id", unfiltered)
+    elif kind == "no_client_rule":
+        monkeypatch.setattr(
+            api,
+            "access_membership_by_id",
+            lambda *, tenant, actor_membership, membership_id: access.access_object_by_id(
+                Membership, tenant=tenant, object_id=membership_id
+            ),
+        )
+    elif kind == "no_rls_no_filter":
+        from django.db import connection
+
+        def unfiltered(*, tenant, actor_membership, membership_id):
+            with connection.cursor() as c:
+                c.execute("SELECT tenant_id FROM tenancy_membership WHERE id=%s", [membership_id])
+            from platform_core.tenancy.rls import rls_context
+            row = None
+            for t in __import__("platform_core.tenancy.models", fromlist=["Tenant"]).Tenant.objects.all():
+                with rls_context(tenant=t):
+                    m = Membership.objects.filter(pk=int(membership_id)).first()
+                    if m:
+                        list([m.user.email])
+                        row = m
+            if row is None:
+                raise Http404
+            return row
+
+        monkeypatch.setattr(api, "access_membership_by_id", unfiltered)
