@@ -60,6 +60,9 @@ class Registry(Generic[E]):
         return sorted(self._entries)
 
 
+Listener = Callable[[dict[str, Any]], None]
+
+
 def listener_path(listener: Callable[..., Any]) -> str:
     return f"{listener.__module__}.{listener.__qualname__}"
 
@@ -75,14 +78,14 @@ class Listeners:
         self.name = name
         self.retry = retry
         self.max_retries = max_retries
-        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._listeners: list[Listener] = []
 
-    def connect(self, listener: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    def connect(self, listener: Listener) -> Listener:
         if listener not in self._listeners:
             self._listeners.append(listener)
         return listener
 
-    def disconnect(self, listener: Callable[[dict[str, Any]], None]) -> None:
+    def disconnect(self, listener: Listener) -> None:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
@@ -91,7 +94,7 @@ class Listeners:
         for listener in list(self._listeners):
             transaction.on_commit(lambda listener=listener: self._deliver(listener, payload))
 
-    def _deliver(self, listener: Callable[[dict[str, Any]], None], payload: dict[str, Any]) -> None:
+    def _deliver(self, listener: Listener, payload: dict[str, Any]) -> None:
         try:
             listener(payload)
         except Exception:
@@ -166,7 +169,9 @@ class ReportType:
     build: Callable[..., dict[str, Any]]
 
 
-approvable_actions: Registry[ApprovableAction] = Registry("approvable_actions", key_of=lambda a: a.key)
+approvable_actions: Registry[ApprovableAction] = Registry(
+    "approvable_actions", key_of=lambda a: a.key
+)
 menu_entries: Registry[MenuEntry] = Registry("menu_entries", key_of=lambda m: m.key)
 scheduled_tasks: Registry[ScheduledTask] = Registry("scheduled_tasks", key_of=lambda t: t.key)
 report_types: Registry[ReportType] = Registry("report_types", key_of=lambda r: r.key)

@@ -5,10 +5,17 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from platform_core import views
 from platform_core.admin_site import platform_admin_site
+from platform_core.audit import approvals_views
 
 urlpatterns = [
     path("", views.portal_home, name="portal-home"),
     path("console/", views.console_home, name="console-home"),
+    path("console/approvals/", approvals_views.approvals_inbox, name="console-approvals"),
+    path(
+        "console/approvals/<int:approval_id>/decide/",
+        approvals_views.approval_decide,
+        name="console-approval-decide",
+    ),
     path("audit/", views.audit_home, name="audit-home"),
     path("tenant/switch/", views.tenant_switch, name="tenant-switch"),
     path("healthz", views.healthz, name="healthz"),

@@ -16,8 +16,8 @@ from platform_core.accounts.authentication import password_check, sign_in_audit
 from platform_core.accounts.models import ApiToken
 from platform_core.accounts.services import api_token_issue, api_token_revoke, otp_verify
 from platform_core.api.authentication import ApiTokenAuthentication
-from platform_core.api.errors import ApplicationError
 from platform_core.api.views import TenantApiView
+from platform_core.exceptions import ApplicationError
 from platform_core.tenancy.rls import rls_context, rls_set
 from platform_core.tenancy.selectors import memberships_of_user
 

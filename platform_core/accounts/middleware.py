@@ -8,13 +8,25 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from platform_core.accounts.services import has_confirmed_device
+from platform_core.accounts.services import RECOVERY_SESSION_KEY, has_confirmed_device
 from platform_core.tenancy.models import Membership
 from platform_core.tenancy.roles import SECOND_FACTOR_ROLES
 
 # Paths that must stay reachable before the second factor: signing in and enrolling,
 # static files, and the API (which checks tokens and sessions itself).
-_OPEN_PREFIXES = ("/accounts/", "/static/", "/api/", "/i18n/", "/favicon.ico", "/healthz")
+_OPEN_PREFIXES = (
+    "/accounts/login/",
+    "/accounts/verify/",
+    "/accounts/step-up/",
+    "/accounts/two-factor/",
+    "/accounts/logout/",
+    "/accounts/set-password/",
+    "/static/",
+    "/api/",
+    "/i18n/",
+    "/favicon.ico",
+    "/healthz",
+)
 
 
 def needs_second_factor(user: object) -> bool:
@@ -39,11 +51,11 @@ class SecondFactorRequiredMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if (
-            user.is_authenticated
-            and not user.is_verified()  # type: ignore[union-attr]
-            and not request.path.startswith(_OPEN_PREFIXES)
-            and needs_second_factor(user)
-        ):
+        if not user.is_authenticated or request.path.startswith(_OPEN_PREFIXES):
+            return self.get_response(request)
+        if request.session.get(RECOVERY_SESSION_KEY):
+            target = reverse("accounts:two_factor")
+            return HttpResponseRedirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
+        if not user.is_verified() and needs_second_factor(user):  # type: ignore[union-attr]
             return second_factor_redirect(request)
         return self.get_response(request)

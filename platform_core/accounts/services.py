@@ -18,7 +18,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_otp import devices_for_user
@@ -30,6 +30,8 @@ from platform_core.audit.services import audit_record
 
 BACKUP_CODE_COUNT = 10
 STEP_UP_SESSION_KEY = "otp_verified_at"
+# Set when a person signs in with a backup code: they must enrol a new authenticator first.
+RECOVERY_SESSION_KEY = "second_factor_recovery"
 
 
 def email_normalise(email: str) -> str:
@@ -187,3 +189,62 @@ def invitation_send(*, user: User, tenant: Any) -> None:
         from_email=None,
         recipient_list=[user.email],
     )
+
+
+def second_factor_reset_validate(*, tenant: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """The membership whose person lost every factor; it must belong to this tenant."""
+    from platform_core.tenancy.models import Membership
+
+    try:
+        membership_id = int(params.get("membership_id"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValidationError({"membership_id": ["A membership id is required."]}) from None
+    if not Membership.objects.filter(tenant=tenant, pk=membership_id).exists():
+        raise ValidationError({"membership_id": ["No membership with this id in this tenant."]})
+    return {"membership_id": membership_id}
+
+
+def second_factor_reset_execute(
+    *, tenant: Any, params: dict[str, Any], maker: Any, approver: Any
+) -> dict[str, Any]:
+    """Remove every device of the person (four eyes approved); they enrol anew at sign-in."""
+    from platform_core.audit.approvals import same_person
+    from platform_core.exceptions import ApplicationError
+    from platform_core.tenancy.models import Membership
+
+    membership = Membership.objects.select_related("user").get(
+        tenant=tenant, pk=params["membership_id"]
+    )
+    person = membership.user
+    if same_person(approver, person):
+        raise ApplicationError(
+            403, "subject_cannot_approve", "Nobody approves the reset of their own second factor."
+        )
+    removed = 0
+    for device in devices_for_user(person, confirmed=None):
+        device.delete()
+        removed += 1
+    audit_record(
+        tenant=tenant,
+        actor=approver,
+        action="auth.second_factor_reset",
+        object_type="user",
+        object_id=person.pk,
+        payload={"devices_removed": removed, "requested_by": maker.pk},
+    )
+    transaction.on_commit(lambda: second_factor_reset_notify(user=person, tenant=tenant))
+    return {"user": person.pk, "devices_removed": removed}
+
+
+def second_factor_reset_notify(*, user: User, tenant: Any) -> None:
+    """Tell the person, so a reset they did not ask for does not go unnoticed."""
+    with translation.override(user.language):
+        context = {"user": user, "tenant": tenant}
+        send_mail(
+            subject=render_to_string(
+                "accounts/email/second_factor_reset_subject.txt", context
+            ).strip(),
+            message=render_to_string("accounts/email/second_factor_reset.txt", context),
+            from_email=None,
+            recipient_list=[user.email],
+        )

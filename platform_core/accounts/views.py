@@ -18,6 +18,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from platform_core.accounts.authentication import password_check, sign_in_audit
@@ -26,12 +27,14 @@ from platform_core.accounts.forms import LoginForm, OtpForm
 from platform_core.accounts.middleware import needs_second_factor
 from platform_core.accounts.models import ApiToken
 from platform_core.accounts.services import (
+    RECOVERY_SESSION_KEY,
     api_token_issue,
     api_token_revoke,
     backup_codes_issue,
     has_confirmed_device,
     otp_verify,
     session_otp_mark_verified,
+    step_up_is_fresh,
     totp_device_create,
 )
 from platform_core.tenancy.rls import rls_set
@@ -90,6 +93,10 @@ def _otp_step(request: HttpRequest, template: str, action: str) -> HttpResponse:
         if outcome.device is not None:
             session_otp_mark_verified(request=request, device=outcome.device)
             _audit(request, action, device=outcome.device.persistent_id)
+            if isinstance(outcome.device, StaticDevice):
+                # A backup code means the authenticator is lost: replace it before anything else.
+                request.session[RECOVERY_SESSION_KEY] = True
+                return HttpResponseRedirect(_with_next("accounts:two_factor", next_url))
             return HttpResponseRedirect(next_url)
         _audit(request, "auth.otp_failed", channel="web", throttled=outcome.throttled)
         if outcome.throttled:
@@ -124,13 +131,18 @@ def _qr_svg(uri: str) -> str:
 
 @login_required
 def two_factor_view(request: HttpRequest) -> HttpResponse:
-    """Enrol an authenticator app; a person who already has one must be verified first."""
+    """Enrol an authenticator app; a person who already has one must be verified first.
+
+    After a sign-in with a backup code (recovery) the new app replaces the old ones, and
+    nothing else opens until it is enrolled. New backup codes need a fresh step-up.
+    """
     user = request.user
     enrolled = has_confirmed_device(user)
+    recovering = bool(request.session.get(RECOVERY_SESSION_KEY))
     if enrolled and not user.is_verified():  # type: ignore[union-attr]
         return HttpResponseRedirect(_with_next("accounts:verify", request.get_full_path()))
     next_url = _next_url(request)
-    context: dict[str, object] = {"enrolled": enrolled, "next": next_url}
+    context: dict[str, object] = {"enrolled": enrolled, "recovering": recovering, "next": next_url}
     form = OtpForm(request.POST or None)
     pending = TOTPDevice.objects.filter(
         user=user, confirmed=False, pk=request.session.get(PENDING_DEVICE_SESSION_KEY)
@@ -143,14 +155,23 @@ def two_factor_view(request: HttpRequest) -> HttpResponse:
             session_otp_mark_verified(request=request, device=pending)
             codes = backup_codes_issue(user=user)  # type: ignore[arg-type]
             _audit(request, "auth.totp_enrolled", device=pending.persistent_id)
+            if recovering:
+                replaced = TOTPDevice.objects.filter(user=user, confirmed=True).exclude(
+                    pk=pending.pk
+                )
+                _audit(request, "auth.device_replaced", devices_removed=replaced.count())
+                replaced.delete()
+                del request.session[RECOVERY_SESSION_KEY]
             return render(request, "accounts/backup_codes.html", {"codes": codes, "next": next_url})
         form.add_error("otp", _("This code does not match. Check the time on your phone."))
     elif request.method == "POST" and request.POST.get("action") == "backup_codes" and enrolled:
+        if not step_up_is_fresh(request):
+            return HttpResponseRedirect(_with_next("accounts:step_up", request.get_full_path()))
         codes = backup_codes_issue(user=user)  # type: ignore[arg-type]
         _audit(request, "auth.backup_codes_issued")
         return render(request, "accounts/backup_codes.html", {"codes": codes, "next": next_url})
     if (request.method == "POST" and request.POST.get("action") == "enrol") or (
-        not enrolled and pending is None
+        (not enrolled or recovering) and pending is None
     ):
         pending = totp_device_create(user=user, confirmed=False)  # type: ignore[arg-type]
         request.session[PENDING_DEVICE_SESSION_KEY] = pending.pk

@@ -11,18 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-
-class ApplicationError(exceptions.APIException):
-    """A refusal with a machine code: ``raise ApplicationError(422, "insufficient_funds", ...)``."""
-
-    def __init__(
-        self, status_code: int, code: str, message: str, fields: dict[str, list[str]] | None = None
-    ) -> None:
-        super().__init__(detail=message, code=code)
-        self.status_code = status_code
-        self.error_code = code
-        self.message = message
-        self.fields = fields or {}
+from platform_core.exceptions import ApplicationError
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:

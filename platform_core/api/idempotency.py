@@ -19,13 +19,23 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models, transaction
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from platform_core.api.errors import ApplicationError, error_body
+from platform_core.api.errors import error_body
 from platform_core.api.models import IdempotencyRecord
+from platform_core.exceptions import ApplicationError
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# How every idempotent write documents its header in the OpenAPI schema.
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="A unique key per intended write; a replay returns the first result.",
+)
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 STORED_REFUSALS = frozenset({409, 422})

@@ -3,6 +3,13 @@
 from django.urls import re_path
 
 from platform_core.accounts.api import MeApi, TokenApi
+from platform_core.audit.approvals_api import (
+    ApprovalApproveApi,
+    ApprovalDetailApi,
+    ApprovalListCreateApi,
+    ApprovalRejectApi,
+    ApprovalWithdrawApi,
+)
 from platform_core.tenancy.api import MemberDetailApi, MemberListCreateApi
 
 urlpatterns = [
@@ -13,5 +20,26 @@ urlpatterns = [
         r"^tenancy/members/(?P<membership_id>[0-9]+)/?$",
         MemberDetailApi.as_view(),
         name="member-detail",
+    ),
+    re_path(r"^approvals/?$", ApprovalListCreateApi.as_view(), name="approvals"),
+    re_path(
+        r"^approvals/(?P<approval_id>[0-9]+)/?$",
+        ApprovalDetailApi.as_view(),
+        name="approval-detail",
+    ),
+    re_path(
+        r"^approvals/(?P<approval_id>[0-9]+)/approve/?$",
+        ApprovalApproveApi.as_view(),
+        name="approval-approve",
+    ),
+    re_path(
+        r"^approvals/(?P<approval_id>[0-9]+)/reject/?$",
+        ApprovalRejectApi.as_view(),
+        name="approval-reject",
+    ),
+    re_path(
+        r"^approvals/(?P<approval_id>[0-9]+)/withdraw/?$",
+        ApprovalWithdrawApi.as_view(),
+        name="approval-withdraw",
     ),
 ]

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from platform_core.accounts.models import ApiToken
-from platform_core.api.errors import ApplicationError
+from platform_core.exceptions import ApplicationError
 from platform_core.tenancy.rls import rls_set
 from platform_core.tenancy.roles import SECOND_FACTOR_ROLES
 

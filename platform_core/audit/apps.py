@@ -8,12 +8,30 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from datetime import timedelta
 
-        from platform_core.hooks import ScheduledTask, scheduled_tasks
+        from platform_core.hooks import MenuEntry, ScheduledTask, menu_entries, scheduled_tasks
+        from platform_core.tenancy.roles import STAFF_ROLES
 
         scheduled_tasks.register(
             ScheduledTask(
                 key="audit-chains-verify-nightly",
                 task="platform_core.audit.tasks.audit_chains_verify_all_task",
                 every=timedelta(days=1),
+            )
+        )
+        scheduled_tasks.register(
+            ScheduledTask(
+                key="approvals-expire",
+                task="platform_core.audit.tasks.approvals_expire_all_task",
+                every=timedelta(minutes=5),
+            )
+        )
+        menu_entries.register(
+            MenuEntry(
+                key="console.approvals",
+                area="console",
+                label="Approvals",
+                url_name="console-approvals",
+                roles=frozenset(STAFF_ROLES),
+                order=10,
             )
         )

@@ -30,3 +30,38 @@ def audit_chains_verify_all_task() -> int:
     for tenant_id in tenant_ids:
         audit_chain_verify_task.delay(tenant_id)
     return len(tenant_ids)
+
+
+@shared_task(acks_late=True)
+def approvals_expire_task(tenant_id: int) -> int:
+    """Mark one tenant's overdue approval requests expired. Safe to run twice."""
+    from platform_core.audit.approvals import approvals_expire
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with rls_context(tenant=tenant):
+        return approvals_expire(tenant=tenant)
+
+
+@shared_task
+def approvals_expire_all_task() -> int:
+    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        approvals_expire_task.delay(tenant_id)
+    return len(tenant_ids)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def notification_delivery_task(self: Any, tenant_id: int, delivery_id: int) -> str:
+    """One attempt at one notification delivery; on failure, again after the back-off.
+
+    The delivery's own attempt count (in the database) decides when to give up, so a
+    redelivered or duplicated message can neither send twice nor retry for ever.
+    """
+    from platform_core.audit.notifications import notification_delivery_attempt
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with rls_context(tenant=tenant):
+        outcome = notification_delivery_attempt(tenant=tenant, delivery_id=delivery_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status

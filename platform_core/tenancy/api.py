@@ -9,22 +9,14 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from platform_core.api.errors import ApplicationError
-from platform_core.api.idempotency import idempotent_write
+from platform_core.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent_write
 from platform_core.api.pagination import PlatformPagination
 from platform_core.api.views import TenantApiView
+from platform_core.exceptions import ApplicationError
 from platform_core.tenancy.access import access_membership_by_id
 from platform_core.tenancy.roles import STAFF_ROLES, Role
 from platform_core.tenancy.selectors import membership_list
 from platform_core.tenancy.services import member_add
-
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=True,
-    description="A unique key per intended write; a replay returns the first result.",
-)
 
 
 class MembershipOutputSerializer(serializers.Serializer):
@@ -106,6 +98,9 @@ class MemberListCreateApi(TenantApiView):
 
 
 class MemberDetailApi(TenantApiView):
+    # Staff read any member of their tenant, a client only themselves (access_membership_by_id).
+    allowed_roles = frozenset(STAFF_ROLES | {Role.CLIENT})
+
     @extend_schema(responses=MembershipOutputSerializer)
     def get(self, request: Request, membership_id: int) -> Response:
         membership = access_membership_by_id(
