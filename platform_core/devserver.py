@@ -24,7 +24,7 @@ def _manage(*args: str) -> None:
 
 
 def _prepare() -> None:
-    for folder in ("celery/queue", "celery/processed", "mail", "media"):
+    for folder in ("celery/queue", "celery/processed", "celery/control", "mail", "media"):
         (BASE_DIR / "var" / folder).mkdir(parents=True, exist_ok=True)
     _manage("migrate", "--noinput", "-v", "0")
     _manage("collectstatic", "--noinput", "-v", "0")

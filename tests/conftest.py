@@ -66,8 +66,19 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Any:
 def _flush_as_owner(self: DatabaseOperations, sql_list: list[str]) -> None:
     """Transactional tests end with TRUNCATE, which the application role may not run."""
     with psycopg.connect(**owner_connection_params()) as owner_db:
+        guarded = [
+            row[0]
+            for row in owner_db.execute(
+                "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE t.tgname LIKE '%%\\_append\\_only\\_truncate'"
+            ).fetchall()
+        ]
+        for table in guarded:  # append-only tables refuse TRUNCATE even to the owner
+            owner_db.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only_truncate")
         for sql in sql_list:
             owner_db.execute(sql)
+        for table in guarded:
+            owner_db.execute(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only_truncate")
 
 
 DatabaseOperations.execute_sql_flush = _flush_as_owner  # type: ignore[method-assign]

@@ -1,7 +1,8 @@
 """Migration operations that make a table append-only in the database.
 
-The trigger states the intent and stops the ORM and any role; missing UPDATE/DELETE/
-TRUNCATE privileges for the application role are the guarantee (see docs/decisions.md).
+The triggers state the intent and stop the ORM and any role; missing UPDATE/DELETE/TRUNCATE
+privileges for the application role are the guarantee (see docs/database-roles.md). The test
+suite's flush, run by the owner, switches the TRUNCATE triggers off for its own statement.
 Later apps use ``append_only(table)`` in their first migration for each such table.
 """
 
@@ -26,9 +27,17 @@ def refuse_function() -> migrations.RunSQL:
 
 
 def append_only(table: str) -> migrations.RunSQL:
+    """Refuse UPDATE and DELETE (row trigger) and TRUNCATE (statement trigger) on ``table``."""
     trigger = f"{table}_append_only"
     return migrations.RunSQL(
-        f"CREATE TRIGGER {trigger} BEFORE UPDATE OR DELETE ON {table} "
-        f"FOR EACH ROW EXECUTE FUNCTION platform_refuse_change();",
-        reverse_sql=f"DROP TRIGGER IF EXISTS {trigger} ON {table};",
+        f"""
+        CREATE TRIGGER {trigger} BEFORE UPDATE OR DELETE ON {table}
+            FOR EACH ROW EXECUTE FUNCTION platform_refuse_change();
+        CREATE TRIGGER {trigger}_truncate BEFORE TRUNCATE ON {table}
+            FOR EACH STATEMENT EXECUTE FUNCTION platform_refuse_change();
+        """,
+        reverse_sql=f"""
+        DROP TRIGGER IF EXISTS {trigger}_truncate ON {table};
+        DROP TRIGGER IF EXISTS {trigger} ON {table};
+        """,
     )

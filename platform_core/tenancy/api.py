@@ -29,6 +29,7 @@ class MembershipOutputSerializer(serializers.Serializer):
 
 class MemberListCreateApi(TenantApiView):
     allowed_roles = frozenset(STAFF_ROLES)
+    pagination_class = PlatformPagination
 
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=254)
@@ -51,7 +52,7 @@ class MemberListCreateApi(TenantApiView):
         role = request.query_params.get("role")
         if role and role not in Role.values:
             raise serializers.ValidationError({"role": [f"{role!r} is not a role."]})
-        paginator = PlatformPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             membership_list(tenant=request.tenant, role=role), request, view=self
         )

@@ -21,6 +21,7 @@ from platform_core.accounts.services import (
     user_create,
 )
 from platform_core.audit.services import audit_record
+from platform_core.exceptions import ApplicationError
 from platform_core.tenancy.models import Membership, Tenant
 from platform_core.tenancy.rls import rls_context
 from platform_core.tenancy.roles import Role
@@ -98,7 +99,10 @@ def member_add(
                 result_password = secrets.token_urlsafe(12)
             user = user_create(email=email, password=password or result_password)
         elif Membership.objects.filter(tenant=tenant, user=user).exists():
-            raise ValidationError({"email": [f"{email} is already a member of {tenant.slug}."]})
+            # A business refusal (409), not malformed input: an idempotent API call keeps it.
+            raise ApplicationError(
+                409, "member_exists", f"{email} is already a member of {tenant.slug}."
+            )
         membership = Membership.objects.create(tenant=tenant, user=user, role=role)
         result = MemberAdded(
             membership=membership, user_created=created, initial_password=result_password

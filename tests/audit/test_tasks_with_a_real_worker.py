@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.celery_integration, pytest.mark.django_db(transaction=
 
 @pytest.fixture
 def worker():
-    for option in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for option in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         folder = app.conf.broker_transport_options.get(option)
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from platform_core.exceptions import ApplicationError
 from platform_core.tenancy.management.commands.tenant_create import validation_message
 from platform_core.tenancy.models import Tenant
 from platform_core.tenancy.rls import rls_context
@@ -41,6 +42,8 @@ class Command(BaseCommand):
                 )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from None
+        except ApplicationError as refusal:
+            raise CommandError(refusal.message) from None
         result = {
             "membership_id": added.membership.pk,
             "tenant": tenant.slug,
