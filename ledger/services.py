@@ -141,7 +141,9 @@ def amount_parse(value: Any, *, currency: str, field: str = "amount") -> Decimal
         raise invalid({field: [f"{value!r} is not a decimal amount."]}) from None
     if not amount.is_finite() or amount <= 0:
         raise invalid({field: ["The amount must be greater than zero."]})
-    if amount != amount.quantize(quantum(currency)) or amount >= Decimal(10) ** 20:
+    if amount >= Decimal(10) ** 20:
+        raise invalid({field: ["The amount is too large."]})
+    if amount != amount.quantize(quantum(currency)):
         raise invalid({field: [f"Too many decimal places for {currency}."]})
     return amount
 
@@ -469,7 +471,8 @@ def hold_post(
         hold = _hold_for_resolution(tenant=tenant, hold_id=hold_id)
         posted = hold.amount if amount is None else amount_parse(amount, currency=hold.currency)
         if posted > hold.amount:
-            raise invalid({"amount": [f"At most the held {hold.amount} {hold.currency}."]})
+            held = hold.amount.quantize(quantum(hold.currency))
+            raise invalid({"amount": [f"At most the held {held} {hold.currency}."]})
         _lock_accounts(tenant=tenant, ids=[hold.debit_account_id, hold.credit_account_id])
         _reserve(hold, -1)
         entry = entry_post(

@@ -34,13 +34,12 @@ CREATE CONSTRAINT TRIGGER ledger_journalentry_balanced
     AFTER INSERT ON ledger_journalentry DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION ledger_entry_must_balance();
 
--- Postings join only an entry made in the same transaction: no leg is added to history.
+-- Postings are written only by ledger_post_entry, for the entry it is writing (it names it in
+-- a transaction-local setting): no leg is ever added to an entry already in the journal.
 CREATE FUNCTION ledger_posting_joins_new_entry() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM ledger_journalentry WHERE id = NEW.entry_id AND created_at = now()
-    ) THEN
+    IF NEW.entry_id::text IS DISTINCT FROM current_setting('ledger.open_entry', true) THEN
         RAISE EXCEPTION 'posting for entry %: legs are added only with their entry', NEW.entry_id
             USING ERRCODE = 'LG011';
     END IF;
@@ -83,6 +82,7 @@ BEGIN
         VALUES (p_tenant, p_entry_type, p_memo, p_key, p_request_hash, p_actor, p_actor_label,
                 p_reverses)
         RETURNING id INTO v_entry;
+    PERFORM set_config('ledger.open_entry', v_entry::text, true);
     FOR i IN 1 .. array_length(p_accounts, 1) LOOP
         UPDATE ledger_ledgeraccount SET
             posted_debits = posted_debits
@@ -102,6 +102,7 @@ BEGIN
             VALUES (p_tenant, v_entry, v_account.id, p_sides[i], p_amounts[i],
                     v_account.currency, v_balance);
     END LOOP;
+    PERFORM set_config('ledger.open_entry', '', true);
     SELECT id INTO v_short FROM ledger_ledgeraccount
         WHERE id = ANY(p_accounts) AND NOT may_go_negative
           AND CASE WHEN normal_side = 'credit'

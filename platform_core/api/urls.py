@@ -1,6 +1,6 @@
 """/api/v1/: every path answers with or without a trailing slash (never a redirect on POST)."""
 
-from django.urls import re_path
+from django.urls import include, re_path
 
 from platform_core.accounts.api import MeApi, TokenApi
 from platform_core.audit.approvals_api import (
@@ -10,9 +10,17 @@ from platform_core.audit.approvals_api import (
     ApprovalRejectApi,
     ApprovalWithdrawApi,
 )
+from platform_core.audit.notifications_api import (
+    NotificationListApi,
+    NotificationReadApi,
+    WebhookDeliveryListApi,
+    WebhookDisableApi,
+    WebhookListCreateApi,
+)
 from platform_core.tenancy.api import MemberDetailApi, MemberListCreateApi
 
 urlpatterns = [
+    re_path(r"^ledger/", include("ledger.urls")),
     re_path(r"^auth/token/?$", TokenApi.as_view(), name="auth-token"),
     re_path(r"^me/?$", MeApi.as_view(), name="me"),
     re_path(r"^tenancy/members/?$", MemberListCreateApi.as_view(), name="members"),
@@ -41,5 +49,22 @@ urlpatterns = [
         r"^approvals/(?P<approval_id>[0-9]+)/withdraw/?$",
         ApprovalWithdrawApi.as_view(),
         name="approval-withdraw",
+    ),
+    re_path(r"^notifications/?$", NotificationListApi.as_view(), name="notifications"),
+    re_path(
+        r"^notifications/(?P<notification_id>[0-9]+)/read/?$",
+        NotificationReadApi.as_view(),
+        name="notification-read",
+    ),
+    re_path(r"^webhooks/?$", WebhookListCreateApi.as_view(), name="webhooks"),
+    re_path(
+        r"^webhooks/(?P<endpoint_id>[0-9]+)/disable/?$",
+        WebhookDisableApi.as_view(),
+        name="webhook-disable",
+    ),
+    re_path(
+        r"^webhooks/(?P<endpoint_id>[0-9]+)/deliveries/?$",
+        WebhookDeliveryListApi.as_view(),
+        name="webhook-deliveries",
     ),
 ]
