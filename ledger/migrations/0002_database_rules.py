@@ -12,7 +12,11 @@ LANGUAGE plpgsql AS $$
 DECLARE
     legs integer;
     unbalanced text;
+    outer_tenant text := current_setting('app.tenant_id', true);
 BEGIN
+    -- At commit the caller's row-security context may already be closed: read this entry's
+    -- own postings as its tenant, then put the context back.
+    PERFORM set_config('app.tenant_id', NEW.tenant_id::text, true);
     SELECT count(*) INTO legs FROM ledger_posting WHERE entry_id = NEW.id;
     IF legs < 2 THEN
         RAISE EXCEPTION 'journal entry % has % posting(s); at least two are needed', NEW.id, legs
@@ -27,6 +31,7 @@ BEGIN
         RAISE EXCEPTION 'journal entry % does not balance: %', NEW.id, unbalanced
             USING ERRCODE = 'LG010';
     END IF;
+    PERFORM set_config('app.tenant_id', coalesce(outer_tenant, ''), true);
     RETURN NULL;
 END;
 $$;

@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -47,6 +48,8 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
+from ledger.models import Hold, LedgerAccount
+from ledger.services import hold_reserve
 from platform_core.audit.approvals import approval_request_create
 from platform_core.audit.models import ApprovalRequest
 from platform_core.tenancy.models import Membership
@@ -59,6 +62,7 @@ from tests.conftest import (
     make_person,
     sign_in,
 )
+from tests.ledger.factories import open_book
 
 MISSING_ID = 999_999_999
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -171,7 +175,29 @@ def an_approval_request_of_acme(acme: TenantPeople) -> Built:
     )
 
 
+def a_funded_client_account_of_acme(acme: TenantPeople) -> Built:
+    """Client money with a balance only Acme may see; the client themselves is a reader too."""
+    book = open_book(acme)
+    book.fund("4321.09")
+    return Built(LedgerAccount, book.client.pk, "account_id", secrets=("4321.09",))
+
+
+def a_pending_hold_of_acme(acme: TenantPeople) -> Built:
+    book = open_book(acme)
+    book.fund("1234.56")
+    held = hold_reserve(
+        tenant=acme.tenant,
+        debit_account=book.client.pk,
+        credit_account=book.bank.pk,
+        amount=Decimal("1234.56"),
+        currency="USD",
+        entry_type="withdrawal",
+    )
+    return Built(Hold, held.pk, "hold_id", secrets=("1234.56",))
+
+
 STAFF = ("compliance", "risk", "operations", "admin")
+LEDGER_WRITERS = ("operations", "admin")
 
 SWEEP: dict[str, Sweepable] = {
     "api:member-detail": Sweepable(
@@ -182,6 +208,22 @@ SWEEP: dict[str, Sweepable] = {
             build=an_approval_request_of_acme, readers=STAFF, wrong=("client", "auditor")
         )
         for verb in ("detail", "approve", "reject", "withdraw")
+    },
+    **{
+        f"api:ledger-account-{view}": Sweepable(
+            build=a_funded_client_account_of_acme,
+            readers=(*STAFF, "client"),
+            wrong=("auditor",),
+        )
+        for view in ("detail", "statement")
+    },
+    **{
+        f"api:ledger-hold-{verb}": Sweepable(
+            build=a_pending_hold_of_acme,
+            readers=LEDGER_WRITERS,
+            wrong=("client", "auditor", "risk", "compliance"),
+        )
+        for verb in ("post", "void")
     },
     "console-approval-decide": Sweepable(
         build=an_approval_request_of_acme,
