@@ -13,6 +13,7 @@ import sys
 BENCHMARKS = {
     "audit": "bench.audit",
     "rls": "bench.rls",
+    "ledger": "bench.ledger",
 }
 
 

@@ -24,8 +24,13 @@ class LedgerAccount(models.Model):
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=32, choices=Kind.choices)
     currency = models.CharField(max_length=3)
-    owner = models.ForeignKey(
-        "tenancy.Membership", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    owner = models.ForeignKey(  # checked by the composite (tenant_id, owner_id) key
+        "tenancy.Membership",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     # Derived from the kind at creation and stored, so the posting function can check them.
     normal_side = models.CharField(max_length=6, choices=[(s.value, s.value) for s in Side])
@@ -95,8 +100,13 @@ class JournalEntry(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     actor_label = models.CharField(max_length=254, blank=True)
-    reverses = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    reverses = models.OneToOneField(  # checked by the composite (tenant_id, reverses_id) key
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversed_by",
+        db_constraint=False,
     )
     created_at = models.DateTimeField(db_default=models.functions.Now())
 
@@ -117,9 +127,18 @@ class JournalEntry(models.Model):
 class Posting(models.Model):
     """One leg: a debit or a credit of one account, with the account's balance after it."""
 
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
-    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="postings")
+    # The database checks these through the composite keys (tenant_id, entry_id) and
+    # (tenant_id, account_id) (migration 0002), which imply the plain ones: checking both would
+    # double the work of every posting.
+    tenant = models.ForeignKey(
+        "tenancy.Tenant", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    entry = models.ForeignKey(
+        JournalEntry, on_delete=models.PROTECT, related_name="postings", db_constraint=False
+    )
+    account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="postings", db_constraint=False
+    )
     side = models.CharField(max_length=6, choices=[(s.value, s.value) for s in Side])
     amount = models.DecimalField(**AMOUNT)
     currency = models.CharField(max_length=3)
@@ -150,8 +169,13 @@ class Hold(models.Model):
         EXPIRED = "expired", "Expired"
 
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
-    debit_account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="+")
-    credit_account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="+")
+    # Account and entry references are checked by composite same-tenant keys (migration 0002).
+    debit_account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    credit_account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     amount = models.DecimalField(**AMOUNT)
     currency = models.CharField(max_length=3)
     entry_type = models.CharField(max_length=32, choices=JournalEntry.EntryType.choices)
@@ -160,7 +184,12 @@ class Hold(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     posted_amount = models.DecimalField(**AMOUNT, null=True, blank=True)
     entry = models.OneToOneField(
-        JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="hold"
+        JournalEntry,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="hold",
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -185,7 +214,9 @@ class EntrySeal(models.Model):
 
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
     seq = models.PositiveBigIntegerField()
-    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="seal")
+    entry = models.OneToOneField(
+        JournalEntry, on_delete=models.PROTECT, related_name="seal", db_constraint=False
+    )
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
     sealed_at = models.DateTimeField(auto_now_add=True)

@@ -187,6 +187,28 @@ def _segregation_check(entry_type: str, legs: list[Leg], facts: dict[int, Accoun
     )
 
 
+def _entry_check(*, entry_type: str, legs: list[Leg], facts: dict[int, AccountFacts]) -> None:
+    """Everything about an entry that can be refused before the database is asked."""
+    if entry_type not in ENTRY_TYPES:
+        raise invalid({"entry_type": [f"{entry_type!r} is not an entry type."]})
+    if len(legs) < 2:
+        raise invalid({"postings": ["An entry needs at least two postings."]})
+    unknown = sorted({leg.account_id for leg in legs} - set(facts))
+    if unknown:
+        raise invalid({"postings": [f"No account {i} in this tenant." for i in unknown]})
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for leg in legs:
+        currency = facts[leg.account_id].currency
+        amount_parse(leg.amount, currency=currency)
+        totals[currency] += leg.amount if leg.side == Side.DEBIT else -leg.amount
+    unbalanced = {c: t for c, t in totals.items() if t != 0}
+    if unbalanced:
+        raise invalid(
+            {"postings": [f"Debits and credits differ by {t} {c}." for c, t in unbalanced.items()]}
+        )
+    _segregation_check(entry_type, legs, facts)
+
+
 def request_hash(*, entry_type: str, memo: str, legs: list[Leg]) -> str:
     """Identity of a request by meaning: the same legs in any order, amounts normalised."""
     document = {
@@ -228,59 +250,37 @@ def entry_post(
     reverses: JournalEntry | None = None,
 ) -> JournalEntry:
     """Post one balanced entry (all legs or none); the same key and content return it again."""
-    if entry_type not in ENTRY_TYPES:
-        raise invalid({"entry_type": [f"{entry_type!r} is not an entry type."]})
-    if len(legs) < 2:
-        raise invalid({"postings": ["An entry needs at least two postings."]})
     facts = _account_facts(tenant=tenant, account_ids=[leg.account_id for leg in legs])
-    unknown = sorted({leg.account_id for leg in legs} - set(facts))
-    if unknown:
-        raise invalid({"postings": [f"No account {i} in this tenant." for i in unknown]})
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for leg in legs:
-        amount_parse(leg.amount, currency=facts[leg.account_id].currency)
-        totals[facts[leg.account_id].currency] += (
-            leg.amount if leg.side == Side.DEBIT else -leg.amount
-        )
-    unbalanced = {c: t for c, t in totals.items() if t != 0}
-    if unbalanced:
-        raise invalid(
-            {"postings": [f"Debits and credits differ by {t} {c}." for c, t in unbalanced.items()]}
-        )
-    _segregation_check(entry_type, legs, facts)
+    _entry_check(entry_type=entry_type, legs=legs, facts=facts)
     digest = request_hash(entry_type=entry_type, memo=memo, legs=legs)
-    existing = _replay(tenant=tenant, key=idempotency_key, digest=digest)
-    if existing is not None:
-        return existing
     try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT ledger_post_entry(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    [
-                        tenant.pk,
-                        entry_type,
-                        memo,
-                        idempotency_key,
-                        digest,
-                        getattr(actor, "pk", None),
-                        actor_label or getattr(actor, "email", ""),
-                        reverses.pk if reverses else None,
-                        [leg.account_id for leg in legs],
-                        [str(leg.side) for leg in legs],
-                        [leg.amount for leg in legs],
-                    ],
-                )
-                entry_id = cursor.fetchone()[0]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT ledger_post_entry(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    tenant.pk,
+                    entry_type,
+                    memo,
+                    idempotency_key,
+                    digest,
+                    getattr(actor, "pk", None),
+                    actor_label or getattr(actor, "email", ""),
+                    reverses.pk if reverses else None,
+                    [leg.account_id for leg in legs],
+                    [str(leg.side) for leg in legs],
+                    [leg.amount for leg in legs],
+                ],
+            )
+            entry_id = cursor.fetchone()[0]
     except Exception as exc:
         refusal = _refusal_of(exc)
         if refusal is not None:
             raise refusal from None
-        if isinstance(exc, IntegrityError):  # the same key committed by a racing request
-            existing = _replay(tenant=tenant, key=idempotency_key, digest=digest)
-            if existing is not None:
-                return existing
         raise
+    if entry_id < 0:  # the key was used before: a replay, or a conflict
+        existing = _replay(tenant=tenant, key=idempotency_key, digest=digest)
+        assert existing is not None
+        return existing
     entry = JournalEntry(
         pk=entry_id,
         tenant=tenant,
@@ -291,11 +291,107 @@ def entry_post(
         actor=actor if getattr(actor, "pk", None) else None,
         reverses=reverses,
     )
+    _announce(
+        tenant=tenant,
+        entry_id=entry_id,
+        spec=EntrySpec(entry_type, legs, idempotency_key, memo),
+        facts=facts,
+    )
+    return entry
+
+
+@dataclass(frozen=True)
+class EntrySpec:
+    entry_type: str
+    legs: list[Leg]
+    idempotency_key: str
+    memo: str = ""
+
+
+def entries_post_batch(*, tenant: Tenant, entries: list[EntrySpec], actor: Any = None) -> list[int]:
+    """Post many entries in one transaction and one round trip (end-of-day jobs).
+
+    All or none: one refused entry refuses the batch. Entries whose key was already posted
+    with the same content are skipped (a re-driven batch), a key reused with other content is
+    a conflict. Returns the ids of the entries, in order.
+    """
+    prepared: list[tuple[EntrySpec, str]] = []
+    facts = _account_facts(
+        tenant=tenant, account_ids={leg.account_id for spec in entries for leg in spec.legs}
+    )
+    for spec in entries:
+        _entry_check(entry_type=spec.entry_type, legs=spec.legs, facts=facts)
+        prepared.append(
+            (spec, request_hash(entry_type=spec.entry_type, memo=spec.memo, legs=spec.legs))
+        )
+    posted = {
+        e.idempotency_key: e
+        for e in JournalEntry.objects.filter(
+            tenant=tenant, idempotency_key__in=[spec.idempotency_key for spec, _ in prepared]
+        )
+    }
+    payload = []
+    for spec, digest in prepared:
+        existing = posted.get(spec.idempotency_key)
+        if existing is not None and existing.request_hash != digest:
+            raise ApplicationError(
+                409,
+                "idempotency_conflict",
+                f"Key {spec.idempotency_key!r} was already used for a different entry.",
+            )
+        if existing is None:
+            payload.append(
+                {
+                    "type": spec.entry_type,
+                    "memo": spec.memo,
+                    "key": spec.idempotency_key,
+                    "hash": digest,
+                    "actor": getattr(actor, "pk", None) or "",
+                    "actor_label": getattr(actor, "email", ""),
+                    "legs": [
+                        {
+                            "account": leg.account_id,
+                            "side": str(leg.side),
+                            "amount": str(leg.amount),
+                        }
+                        for leg in spec.legs
+                    ],
+                }
+            )
+    new_ids: list[int] = []
+    if payload:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT ledger_post_entries(%s, %s::jsonb)",
+                    [tenant.pk, canonical_json(payload).decode()],
+                )
+                new_ids = cursor.fetchone()[0]
+        except Exception as exc:
+            refusal = _refusal_of(exc)
+            if refusal is not None:
+                raise refusal from None
+            raise
+    # A negative id: a concurrent request posted this key first (its entry, not announced here).
+    by_key = dict(zip((p["key"] for p in payload), new_ids, strict=True))
+    racing = {k for k, i in by_key.items() if i < 0}
+    by_key = {k: abs(i) for k, i in by_key.items()}
+    for spec, _ in prepared:
+        if spec.idempotency_key in by_key and spec.idempotency_key not in racing:
+            _announce(tenant=tenant, entry_id=by_key[spec.idempotency_key], spec=spec, facts=facts)
+    return [
+        by_key.get(spec.idempotency_key) or posted[spec.idempotency_key].pk for spec, _ in prepared
+    ]
+
+
+def _announce(
+    *, tenant: Tenant, entry_id: int, spec: EntrySpec, facts: dict[int, AccountFacts]
+) -> None:
     entry_committed.send(
         {
             "tenant": tenant.pk,
             "entry": entry_id,
-            "entry_type": entry_type,
+            "entry_type": spec.entry_type,
             "postings": [
                 {
                     "account": leg.account_id,
@@ -304,11 +400,10 @@ def entry_post(
                     "amount": str(leg.amount),
                     "currency": facts[leg.account_id].currency,
                 }
-                for leg in legs
+                for leg in spec.legs
             ],
         }
     )
-    return entry
 
 
 def _refusal_of(exc: BaseException) -> ApplicationError | None:

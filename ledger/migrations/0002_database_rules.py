@@ -64,7 +64,9 @@ DROP FUNCTION IF EXISTS ledger_entry_must_balance();
 
 # One round trip per entry: lock the touched accounts in id order, write the entry and its
 # legs with the running balance, and refuse (SQLSTATE LG001) a leg that would take an account
-# that may not go negative below zero, counting the amounts its holds reserve.
+# that may not go negative below zero, counting the amounts its holds reserve. An idempotency
+# key already in the journal writes nothing and returns minus the id of the entry it names
+# (a racing request with the same key waits for the first to commit, then gets its id).
 POST_ENTRY = """
 CREATE FUNCTION ledger_post_entry(
     p_tenant bigint, p_entry_type text, p_memo text, p_key text, p_request_hash text,
@@ -86,7 +88,13 @@ BEGIN
          reverses_id)
         VALUES (p_tenant, p_entry_type, p_memo, p_key, p_request_hash, p_actor, p_actor_label,
                 p_reverses)
+        ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
         RETURNING id INTO v_entry;
+    IF v_entry IS NULL THEN
+        SELECT id INTO v_entry FROM ledger_journalentry
+            WHERE tenant_id = p_tenant AND idempotency_key = p_key;
+        RETURN -v_entry;
+    END IF;
     PERFORM set_config('ledger.open_entry', v_entry::text, true);
     FOR i IN 1 .. array_length(p_accounts, 1) LOOP
         UPDATE ledger_ledgeraccount SET
@@ -122,6 +130,37 @@ END;
 $$;
 """
 
+# Many entries in one round trip and one transaction (end-of-day jobs): all or none.
+POST_ENTRIES = """
+CREATE FUNCTION ledger_post_entries(p_tenant bigint, p_entries jsonb) RETURNS bigint[]
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_entry jsonb;
+    v_ids bigint[] := '{}';
+BEGIN
+    -- Every account of the batch is locked first, in id order: two batches never deadlock.
+    PERFORM 1 FROM ledger_ledgeraccount
+        WHERE tenant_id = p_tenant AND id IN (
+            SELECT DISTINCT (leg->>'account')::bigint
+            FROM jsonb_array_elements(p_entries) entry, jsonb_array_elements(entry->'legs') leg)
+        ORDER BY id FOR UPDATE;
+    FOR v_entry IN SELECT value FROM jsonb_array_elements(p_entries) LOOP
+        v_ids := v_ids || ledger_post_entry(
+            p_tenant, v_entry->>'type', v_entry->>'memo', v_entry->>'key', v_entry->>'hash',
+            NULLIF(v_entry->>'actor', '')::bigint, coalesce(v_entry->>'actor_label', ''), NULL,
+            ARRAY(SELECT (leg->>'account')::bigint
+                  FROM jsonb_array_elements(v_entry->'legs') WITH ORDINALITY AS l(leg, n) ORDER BY n),
+            ARRAY(SELECT leg->>'side'
+                  FROM jsonb_array_elements(v_entry->'legs') WITH ORDINALITY AS l(leg, n) ORDER BY n),
+            ARRAY(SELECT (leg->>'amount')::numeric
+                  FROM jsonb_array_elements(v_entry->'legs') WITH ORDINALITY AS l(leg, n) ORDER BY n)
+        );
+    END LOOP;
+    RETURN v_ids;
+END;
+$$;
+"""
+
 
 class Migration(migrations.Migration):
     dependencies = [("ledger", "0001_initial"), ("tenancy", "0002_row_security")]
@@ -153,5 +192,8 @@ class Migration(migrations.Migration):
             POST_ENTRY,
             reverse_sql="DROP FUNCTION IF EXISTS ledger_post_entry(bigint, text, text, text, "
             "text, bigint, text, bigint, bigint[], text[], numeric[]);",
+        ),
+        migrations.RunSQL(
+            POST_ENTRIES, reverse_sql="DROP FUNCTION IF EXISTS ledger_post_entries(bigint, jsonb);"
         ),
     ]

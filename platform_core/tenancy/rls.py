@@ -58,12 +58,18 @@ def rls_set(*, tenant: Any = _KEEP, user: Any = _KEEP) -> None:
 @contextmanager
 def rls_context(*, tenant: Any = _KEEP, user: Any = _KEEP) -> Iterator[None]:
     """Act as ``tenant`` (a Tenant, an id or None) and/or ``user`` inside the block."""
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        previous = {
-            name: _read(name)
-            for name, value in ((TENANT_SETTING, tenant), (USER_SETTING, user))
-            if value is not _KEEP
-        }
+        # The outermost block's transaction ends with the block, and the settings with it.
+        previous = (
+            {}
+            if outermost
+            else {
+                name: _read(name)
+                for name, value in ((TENANT_SETTING, tenant), (USER_SETTING, user))
+                if value is not _KEEP
+            }
+        )
         rls_set(tenant=tenant, user=user)
         yield
         # On an exception the savepoint rollback restores the settings by itself.

@@ -1,0 +1,195 @@
+"""Ledger posting throughput: the service path, the batch path and a naive ORM baseline.
+
+Each case runs WRITERS threads (each with its own database connection, as the application
+role) for a fixed time, posting balanced two-leg entries between 2,000 client accounts; "hot"
+means every entry also touches one shared house account (a fee to fee_income). Durability is
+left on; the PostgreSQL settings are printed. Every invariant is checked at the end.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.db import connection, connections
+
+from ledger.models import JournalEntry, LedgerAccount, Posting
+from ledger.rules import Side
+from ledger.services import EntrySpec, Leg, account_create, entries_post_batch, entry_post
+from ledger.verification import ledger_problems
+from platform_core.tenancy.models import Membership, Tenant
+from platform_core.tenancy.rls import rls_context
+
+ACCOUNTS = 2000
+SECONDS = 5.0
+BATCH = 100
+_ids = iter(range(10**12))
+
+
+def _seed() -> tuple[Tenant, list[int], int, int]:
+    from platform_core.accounts.models import User
+
+    tenant = Tenant.objects.create(slug="bench", name="Bench", timezone="UTC", base_currency="USD")
+    users = User.objects.bulk_create(User(email=f"b{n}@bench.example") for n in range(ACCOUNTS))
+    with rls_context(tenant=tenant):
+        members = Membership.objects.bulk_create(
+            Membership(tenant=tenant, user=u, role="client") for u in users
+        )
+        bank = account_create(tenant=tenant, kind="custodian_bank", currency="USD")
+        fees = account_create(tenant=tenant, kind="fee_income", currency="USD")
+        clients = [
+            account_create(tenant=tenant, kind="client_cash", currency="USD", owner_id=m.pk).pk
+            for m in members
+        ]
+        specs = [
+            EntrySpec(
+                "deposit",
+                [
+                    Leg(bank.pk, Side.DEBIT, Decimal("1000000")),
+                    Leg(c, Side.CREDIT, Decimal("1000000")),
+                ],
+                f"seed-{c}",
+            )
+            for c in clients
+        ]
+        for start in range(0, len(specs), 500):
+            entries_post_batch(tenant=tenant, entries=specs[start : start + 500])
+    return tenant, clients, bank.pk, fees.pk
+
+
+def _legs(rng: random.Random, clients: list[int], fees: int, hot: bool) -> tuple[str, list[Leg]]:
+    amount = Decimal(rng.randint(1, 500)) / 100
+    if hot:
+        return "fee", [Leg(rng.choice(clients), Side.DEBIT, amount), Leg(fees, Side.CREDIT, amount)]
+    debit, credit = rng.sample(clients, 2)
+    return "transfer", [Leg(debit, Side.DEBIT, amount), Leg(credit, Side.CREDIT, amount)]
+
+
+def _service(tenant: Tenant, rng: random.Random, clients: list[int], fees: int, hot: bool) -> int:
+    entry_type, legs = _legs(rng, clients, fees, hot)
+    with rls_context(tenant=tenant):
+        entry_post(
+            tenant=tenant, entry_type=entry_type, legs=legs, idempotency_key=f"b{next(_ids)}"
+        )
+    return 1
+
+
+def _batch(tenant: Tenant, rng: random.Random, clients: list[int], fees: int, hot: bool) -> int:
+    specs = []
+    for _ in range(BATCH):
+        entry_type, legs = _legs(rng, clients, fees, hot)
+        specs.append(EntrySpec(entry_type, legs, f"b{next(_ids)}"))
+    with rls_context(tenant=tenant):
+        entries_post_batch(tenant=tenant, entries=specs)
+    return BATCH
+
+
+def _naive(tenant: Tenant, rng: random.Random, clients: list[int], fees: int, hot: bool) -> int:
+    """The baseline: the ORM, one save() per row, the balance checked in Python."""
+    entry_type, legs = _legs(rng, clients, fees, hot)
+    with rls_context(tenant=tenant):
+        accounts = {
+            a.pk: a
+            for a in LedgerAccount.objects.select_for_update()
+            .filter(pk__in=[leg.account_id for leg in legs])
+            .order_by("pk")
+        }
+        entry = JournalEntry(
+            tenant=tenant, entry_type=entry_type, idempotency_key=f"b{next(_ids)}", request_hash="-"
+        )
+        entry.save()
+        with connection.cursor() as cursor:  # the journal admits legs only for an open entry
+            cursor.execute("SELECT set_config('ledger.open_entry', %s, true)", [str(entry.pk)])
+        for leg in legs:
+            account = accounts[leg.account_id]
+            field = "posted_debits" if leg.side == Side.DEBIT else "posted_credits"
+            setattr(account, field, getattr(account, field) + leg.amount)
+            if not account.may_go_negative and account.available < 0:
+                raise RuntimeError("insufficient funds")
+            account.save(update_fields=[field])
+            Posting(
+                tenant=tenant,
+                entry=entry,
+                account=account,
+                side=leg.side,
+                amount=leg.amount,
+                currency="USD",
+                balance_after=account.balance,
+            ).save()
+    return 1
+
+
+def _run(
+    name: str,
+    operation: Callable[..., int],
+    writers: int,
+    hot: bool,
+    context: tuple[Tenant, list[int], int, int],
+) -> None:
+    tenant, clients, _bank, fees = context
+    latencies: list[float] = []
+    counts = [0] * writers
+    stop = time.monotonic() + SECONDS
+    lock = threading.Lock()
+
+    def work(n: int) -> None:
+        rng = random.Random(n * 7919 + hot)
+        mine: list[float] = []
+        try:
+            while time.monotonic() < stop:
+                started = time.perf_counter()
+                counts[n] += operation(tenant, rng, clients, fees, hot)
+                mine.append(time.perf_counter() - started)
+        finally:
+            connections.close_all()
+            with lock:
+                latencies.extend(mine)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    total = sum(counts)
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000
+    unit = "per batch" if operation is _batch else "per entry"
+    print(
+        f"{name:<9} writers={writers} {'hot ' if hot else 'cold'} "
+        f"{total / elapsed:8.0f} entries/s ({2 * total / elapsed:7.0f} postings/s)  "
+        f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms {unit}"
+    )
+
+
+def run(args: list[str]) -> None:
+    with connection.cursor() as cursor:
+        settings = {}
+        for name in (
+            "server_version",
+            "fsync",
+            "synchronous_commit",
+            "shared_buffers",
+            "wal_level",
+        ):
+            cursor.execute(f"SHOW {name}")
+            settings[name] = cursor.fetchone()[0]
+    print("PostgreSQL", ", ".join(f"{k}={v}" for k, v in settings.items()))
+    print(f"{ACCOUNTS} client accounts, {SECONDS:.0f} s per case, batch path {BATCH} entries/txn\n")
+    context = _seed()
+    for hot in (False, True):
+        for writers in (1, 4, 8):
+            _run("naive", _naive, writers, hot, context)
+            _run("service", _service, writers, hot, context)
+        _run("batch", _batch, 4, hot, context)
+    with rls_context(tenant=context[0]):
+        problems = ledger_problems(tenant=context[0])
+        entries = JournalEntry.objects.count()
+    verdict = "all hold" if not problems else problems[:3]
+    print(f"\n{entries} entries in the journal; invariants: {verdict}")
