@@ -228,3 +228,314 @@ class EntrySeal(models.Model):
 
     def __str__(self) -> str:
         return f"seal #{self.seq} of entry {self.entry_id}"
+
+
+# --- proof of reserves ---------------------------------------------------------------------
+# Amounts below are integers in the currency's minor unit (the Merkle tree's u128), stored as
+# whole-number decimals because a sum of client balances can exceed a bigint.
+MINOR_UNITS = {"max_digits": 39, "decimal_places": 0}
+
+
+class ReserveSnapshot(models.Model):
+    """One published Merkle sum tree: a tenant's client_cash balances in one currency at one
+    instant, and the custodian bank balance at the same cut-off (see ledger.proof_of_reserves).
+
+    Append-only: a snapshot is evidence given to clients and auditors, never edited.
+    """
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    # Opaque to clients; shared by the trees of every currency taken at the same instant.
+    snapshot = models.CharField(max_length=64)
+    currency = models.CharField(max_length=3)
+    taken_at = models.DateTimeField()
+    leaf_count = models.PositiveIntegerField()
+    root_hash = models.CharField(max_length=64)
+    total_liabilities = models.DecimalField(**MINOR_UNITS)
+    reserves = models.DecimalField(**MINOR_UNITS)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="reservesnapshot_tenant_id_key"),
+            models.UniqueConstraint(
+                fields=["tenant", "snapshot", "currency"], name="reservesnapshot_one_tree"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(total_liabilities__gte=0, reserves__gte=0, leaf_count__gte=1),
+                name="reservesnapshot_amounts_non_negative",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "taken_at"], name="reservesnapshot_time_idx")]
+
+    def __str__(self) -> str:
+        return f"proof of reserves {self.snapshot} {self.currency}"
+
+
+class ReserveLeaf(models.Model):
+    """One leaf of a snapshot's tree, kept so any client's proof can be rebuilt.
+
+    A client's leaf has its account and salt; a padding leaf has neither, only its random
+    commitment and a zero balance.
+    """
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    # Snapshot and account are checked by the composite same-tenant keys (migration 0003),
+    # which imply the plain ones.
+    snapshot = models.ForeignKey(
+        ReserveSnapshot, on_delete=models.PROTECT, related_name="leaves", db_constraint=False
+    )
+    index = models.PositiveIntegerField()
+    account = models.ForeignKey(
+        LedgerAccount,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    salt = models.CharField(max_length=64, blank=True)
+    commitment = models.CharField(max_length=64)
+    balance = models.DecimalField(**MINOR_UNITS)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "snapshot", "index"], name="reserveleaf_one_per_index"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "snapshot", "account"], name="reserveleaf_one_per_account"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(balance__gte=0), name="reserveleaf_balance_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(account__isnull=False) & ~models.Q(salt="")
+                | models.Q(account__isnull=True, salt="", balance=0),
+                name="reserveleaf_client_or_padding",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"leaf {self.index} of snapshot {self.snapshot_id}"
+
+
+# --- reconciliation ------------------------------------------------------------------------
+# CASS 7.15 internal and 7.15.20 external reconciliation (see ledger.reconciliation and
+# docs/reconciliation.md). Statements and matches are append-only; a run and its breaks only
+# ever record their outcome (the database refuses any other change).
+
+
+class BankStatement(models.Model):
+    """A custodian-bank statement as imported; the same file imported again is this row."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        CAMT053 = "camt.053", "ISO 20022 camt.053"
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    currency = models.CharField(max_length=3)
+    source_format = models.CharField(max_length=16, choices=Format.choices)
+    filename = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64)
+    bank_account = models.CharField(max_length=64, blank=True)
+    statement_ref = models.CharField(max_length=64, blank=True)
+    opening_balance = models.DecimalField(**AMOUNT, null=True, blank=True)
+    opening_date = models.DateField(null=True, blank=True)
+    closing_balance = models.DecimalField(**AMOUNT)
+    closing_date = models.DateField()
+    imported_at = models.DateTimeField(auto_now_add=True)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="bankstatement_tenant_id_key"),
+            models.UniqueConstraint(fields=["tenant", "sha256"], name="bankstatement_one_per_file"),
+        ]
+
+    def __str__(self) -> str:
+        return f"statement #{self.pk} {self.currency} to {self.closing_date}"
+
+
+class BankStatementLine(models.Model):
+    """One booked bank entry; ``direction`` is the bank's: credit = money received."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveIntegerField()
+    source = models.CharField(max_length=64)
+    booking_date = models.DateField()
+    amount = models.DecimalField(**AMOUNT)
+    direction = models.CharField(max_length=6, choices=[(s.value, s.value) for s in Side])
+    references = models.JSONField(default=list)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "id"], name="bankstatementline_tenant_id_key"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "statement", "position"], name="bankstatementline_position"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="bankstatementline_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} of statement {self.statement_id}"
+
+
+class Reconciliation(models.Model):
+    """One run: internal (client money owed vs held) or external (ledger vs bank statement)."""
+
+    class Kind(models.TextChoices):
+        INTERNAL = "internal", "Internal"
+        EXTERNAL = "external", "External"
+
+    class Status(models.TextChoices):
+        BALANCED = "balanced", "Balanced"
+        BREAKS = "breaks", "Open breaks"
+        RESOLVED = "resolved", "Breaks resolved"
+        SUPERSEDED = "superseded", "Superseded"
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    business_date = models.DateField()
+    currency = models.CharField(max_length=3)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    cutoff = models.DateTimeField()
+    statement = models.ForeignKey(
+        BankStatement, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    figures = models.JSONField(default=dict)
+    superseded_by = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=254, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="reconciliation_tenant_id_key"),
+            models.CheckConstraint(
+                condition=models.Q(kind="internal", statement__isnull=True)
+                | models.Q(kind="external", statement__isnull=False),
+                name="reconciliation_statement_iff_external",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "business_date", "kind", "currency"],
+                name="reconciliation_day_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} reconciliation #{self.pk} {self.currency} {self.business_date}"
+
+
+class ReconciliationBreak(models.Model):
+    """A difference a run found, its reason, and how (and by whom) it was resolved."""
+
+    class Kind(models.TextChoices):
+        SHORTFALL = "shortfall", "Client money shortfall"
+        EXCESS = "excess", "Client money excess"
+        UNMATCHED_BANK_LINE = "unmatched_bank_line", "Bank entry not in the ledger"
+        UNMATCHED_LEDGER_ENTRY = "unmatched_ledger_entry", "Ledger entry not on the statement"
+        AMOUNT_MISMATCH = "amount_mismatch", "Amounts differ"
+        CLOSING_BALANCE = "closing_balance", "Closing balances differ"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+        SUPERSEDED = "superseded", "Superseded"
+
+    class Resolution(models.TextChoices):
+        TOPUP = "topup", "Topped up from house money"
+        TIMING = "timing_difference", "Timing difference"
+        BANK_ERROR = "bank_error_reported", "Bank error reported to the bank"
+        CORRECTION = "correction_posted", "Correction entry posted"
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    reconciliation = models.ForeignKey(
+        Reconciliation, on_delete=models.PROTECT, related_name="breaks"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(**AMOUNT)
+    reason = models.TextField()
+    statement_line = models.ForeignKey(
+        BankStatementLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    entry = models.ForeignKey(
+        JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolution = models.CharField(max_length=32, choices=Resolution.choices, blank=True)
+    resolution_note = models.TextField(blank=True)
+    resolution_entry = models.ForeignKey(
+        JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_label = models.CharField(max_length=254, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    superseded_by = models.ForeignKey(
+        Reconciliation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "id"], name="reconciliationbreak_tenant_id_key"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="reconciliationbreak_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="open", resolution="", resolved_at__isnull=True)
+                | models.Q(status="resolved", resolved_at__isnull=False) & ~models.Q(resolution="")
+                | models.Q(status="superseded", superseded_by__isnull=False),
+                name="reconciliationbreak_resolution_iff_resolved",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "kind"], name="reconciliationbreak_open_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} break #{self.pk} {self.amount} {self.currency} ({self.status})"
+
+
+class ReconciliationMatch(models.Model):
+    """A bank statement line paired with the journal entry it records."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    reconciliation = models.ForeignKey(
+        Reconciliation, on_delete=models.PROTECT, related_name="matches"
+    )
+    statement_line = models.ForeignKey(
+        BankStatementLine, on_delete=models.PROTECT, related_name="+"
+    )
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "reconciliation", "statement_line"],
+                name="reconciliationmatch_line_once",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "entry"], name="reconciliationmatch_entry_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.statement_line_id} = entry {self.entry_id}"

@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from ledger import api
+from ledger import api, por_urls
 
 urlpatterns = [
     re_path(r"^accounts/?$", api.AccountCreateApi.as_view(), name="ledger-accounts"),
@@ -26,4 +26,5 @@ urlpatterns = [
         r"^holds/(?P<hold_id>[0-9]+)/void/?$", api.HoldVoidApi.as_view(), name="ledger-hold-void"
     ),
     re_path(r"^trial-balance/?$", api.TrialBalanceApi.as_view(), name="ledger-trial-balance"),
+    *por_urls.urlpatterns,
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -69,9 +71,7 @@ class ApprovalRequest(models.Model):
     action = models.CharField(max_length=100)
     params = models.JSONField(default=dict)
     reason = models.TextField()
-    maker = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    maker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     maker_membership = models.ForeignKey(
         "tenancy.Membership", on_delete=models.PROTECT, related_name="+"
     )
@@ -90,8 +90,7 @@ class ApprovalRequest(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "id"], name="approval_tenant_id_key"),
             models.CheckConstraint(
-                condition=models.Q(status="pending")
-                | models.Q(decided_at__isnull=False),
+                condition=models.Q(status="pending") | models.Q(decided_at__isnull=False),
                 name="approval_decided_has_time",
             ),
         ]
@@ -104,3 +103,159 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} #{self.pk} ({self.status})"
+
+
+class Notification(models.Model):
+    """A message to one member: in the portal, by e-mail, and to the tenant's webhooks.
+
+    ``key`` is the sender's idempotency key, unique per tenant: sending the same notification
+    twice records and sends it once. Subject and body are rendered once, in the recipient's
+    language, and kept as sent.
+    """
+
+    class Channel(models.TextChoices):
+        PORTAL = "portal", "Portal"
+        EMAIL = "email", "E-mail"
+        WEBHOOK = "webhook", "Webhook"
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    recipient = models.ForeignKey("tenancy.Membership", on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=255)
+    kind = models.CharField(max_length=64)
+    # The event id webhook receivers deduplicate on; random, so it reveals no volumes.
+    event_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    context = models.JSONField(default=dict)
+    channels = models.JSONField(default=list)
+    language = models.CharField(max_length=10)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "key"], name="notification_key_once"),
+            models.UniqueConstraint(fields=["tenant", "id"], name="notification_tenant_id_key"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "recipient", "-created_at"], name="notification_inbox_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} to {self.recipient_id}"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL a tenant registered to receive its notifications as signed POSTs.
+
+    The secret signs every payload (HMAC-SHA256, see docs/webhooks.md). It is shown once, at
+    registration, and kept because every later delivery is signed with it.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISABLED = "disabled", "Disabled"
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    url = models.URLField(max_length=2000)
+    events = models.JSONField(default=list)
+    description = models.CharField(max_length=200, blank=True)
+    secret = models.CharField(max_length=100)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    disabled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    disabled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="webhookendpoint_tenant_id_key"),
+        ]
+        indexes = [models.Index(fields=["tenant", "status"], name="webhookendpoint_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.status})"
+
+
+class NotificationDelivery(models.Model):
+    """One notification on its way through one outside channel: e-mail, or one webhook endpoint.
+
+    Holds the state (pending, delivered, failed, cancelled; attempts so far; when next); each
+    attempt itself is logged, append-only, in ``NotificationAttempt``.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    notification = models.ForeignKey(
+        Notification, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    channel = models.CharField(max_length=16, choices=Notification.Channel.choices)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+    )
+    target = models.CharField(max_length=2000)  # the address or URL when it was sent
+    body = models.TextField(blank=True)  # webhooks: the exact JSON signed and sent, every attempt
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="delivery_tenant_id_key"),
+            models.CheckConstraint(
+                condition=models.Q(channel="webhook", endpoint__isnull=False)
+                | models.Q(channel="email", endpoint__isnull=True),
+                name="delivery_endpoint_iff_webhook",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "endpoint", "-created_at"], name="delivery_endpoint_idx"
+            ),
+            models.Index(fields=["tenant", "status", "next_attempt_at"], name="delivery_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} delivery #{self.pk} ({self.status})"
+
+
+class NotificationAttempt(models.Model):
+    """The delivery log: one row per attempt at a delivery. Append-only."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    delivery = models.ForeignKey(NotificationDelivery, on_delete=models.PROTECT, related_name="log")
+    number = models.PositiveSmallIntegerField()
+    attempted_at = models.DateTimeField()
+    succeeded = models.BooleanField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)  # HTTP, webhooks only
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField()
+    retry_in_seconds = models.PositiveIntegerField(null=True, blank=True)  # None: no retry
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "delivery", "number"], name="notificationattempt_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}"
