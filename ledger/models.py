@@ -19,7 +19,9 @@ AMOUNT = {"max_digits": 28, "decimal_places": 4}
 
 
 class LedgerAccount(models.Model):
-    Kind = models.TextChoices("Kind", [(k, k.replace("_", " ")) for k in ACCOUNT_KINDS])
+    Kind = models.TextChoices(
+        "Kind", [(k.upper(), (k, k.replace("_", " "))) for k in ACCOUNT_KINDS]
+    )
 
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -89,7 +91,9 @@ class LedgerAccount(models.Model):
 class JournalEntry(models.Model):
     """One business event's money movement: balanced postings, all or none."""
 
-    EntryType = models.TextChoices("EntryType", [(t, t.replace("_", " ")) for t in ENTRY_TYPES])
+    EntryType = models.TextChoices(
+        "EntryType", [(t.upper(), (t, t.replace("_", " "))) for t in ENTRY_TYPES]
+    )
 
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
     entry_type = models.CharField(max_length=32, choices=EntryType.choices)

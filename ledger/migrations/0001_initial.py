@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
             name='JournalEntry',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('entry_type', models.CharField(choices=[('deposit', 'Deposit'), ('withdrawal', 'Withdrawal'), ('fee', 'Fee'), ('interest', 'Interest'), ('sweep', 'Sweep'), ('transfer', 'Transfer'), ('loan drawdown', 'Loan Drawdown'), ('loan repayment', 'Loan Repayment'), ('liquidation', 'Liquidation'), ('default writeoff', 'Default Writeoff'), ('shortfall topup', 'Shortfall Topup'), ('adjustment', 'Adjustment'), ('reversal', 'Reversal')], max_length=32)),
+                ('entry_type', models.CharField(choices=[('deposit', 'deposit'), ('withdrawal', 'withdrawal'), ('fee', 'fee'), ('interest', 'interest'), ('sweep', 'sweep'), ('transfer', 'transfer'), ('loan_drawdown', 'loan drawdown'), ('loan_repayment', 'loan repayment'), ('liquidation', 'liquidation'), ('default_writeoff', 'default writeoff'), ('shortfall_topup', 'shortfall topup'), ('adjustment', 'adjustment'), ('reversal', 'reversal')], max_length=32)),
                 ('memo', models.CharField(blank=True, max_length=500)),
                 ('idempotency_key', models.CharField(max_length=255)),
                 ('request_hash', models.CharField(max_length=64)),
@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
             name='LedgerAccount',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('custodian bank', 'Custodian Bank'), ('client cash', 'Client Cash'), ('house cash', 'House Cash'), ('fee income', 'Fee Income'), ('interest income', 'Interest Income'), ('loan receivable', 'Loan Receivable'), ('funding pool', 'Funding Pool'), ('liquidity buffer', 'Liquidity Buffer'), ('default fund', 'Default Fund'), ('suspense', 'Suspense')], max_length=32)),
+                ('kind', models.CharField(choices=[('custodian_bank', 'custodian bank'), ('client_cash', 'client cash'), ('house_cash', 'house cash'), ('fee_income', 'fee income'), ('interest_income', 'interest income'), ('loan_receivable', 'loan receivable'), ('funding_pool', 'funding pool'), ('liquidity_buffer', 'liquidity buffer'), ('default_fund', 'default fund'), ('suspense', 'suspense')], max_length=32)),
                 ('currency', models.CharField(max_length=3)),
                 ('normal_side', models.CharField(choices=[('debit', 'debit'), ('credit', 'credit')], max_length=6)),
                 ('money_class', models.CharField(choices=[('client', 'client'), ('house', 'house')], max_length=6)),
@@ -71,7 +71,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('amount', models.DecimalField(decimal_places=4, max_digits=28)),
                 ('currency', models.CharField(max_length=3)),
-                ('entry_type', models.CharField(choices=[('deposit', 'Deposit'), ('withdrawal', 'Withdrawal'), ('fee', 'Fee'), ('interest', 'Interest'), ('sweep', 'Sweep'), ('transfer', 'Transfer'), ('loan drawdown', 'Loan Drawdown'), ('loan repayment', 'Loan Repayment'), ('liquidation', 'Liquidation'), ('default writeoff', 'Default Writeoff'), ('shortfall topup', 'Shortfall Topup'), ('adjustment', 'Adjustment'), ('reversal', 'Reversal')], max_length=32)),
+                ('entry_type', models.CharField(choices=[('deposit', 'deposit'), ('withdrawal', 'withdrawal'), ('fee', 'fee'), ('interest', 'interest'), ('sweep', 'sweep'), ('transfer', 'transfer'), ('loan_drawdown', 'loan drawdown'), ('loan_repayment', 'loan repayment'), ('liquidation', 'liquidation'), ('default_writeoff', 'default writeoff'), ('shortfall_topup', 'shortfall topup'), ('adjustment', 'adjustment'), ('reversal', 'reversal')], max_length=32)),
                 ('memo', models.CharField(blank=True, max_length=500)),
                 ('status', models.CharField(choices=[('pending', 'Pending'), ('posted', 'Posted'), ('voided', 'Voided'), ('expired', 'Expired')], default='pending', max_length=8)),
                 ('expires_at', models.DateTimeField(blank=True, null=True)),
