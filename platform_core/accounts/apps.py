@@ -10,6 +10,7 @@ class AccountsConfig(AppConfig):
             second_factor_reset_execute,
             second_factor_reset_validate,
         )
+        from platform_core.audit.notifications import NotificationKind, notification_kinds
         from platform_core.hooks import ApprovableAction, approvable_actions
         from platform_core.tenancy.roles import Role
 
@@ -21,5 +22,12 @@ class AccountsConfig(AppConfig):
                 approver_role=Role.TENANT_ADMIN,
                 validate=second_factor_reset_validate,
                 execute=second_factor_reset_execute,
+            )
+        )
+        notification_kinds.register(
+            NotificationKind(
+                "auth.second_factor_reset",
+                "Every second factor of the recipient was removed by two administrators.",
+                frozenset({"devices_removed"}),
             )
         )

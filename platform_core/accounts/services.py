@@ -18,7 +18,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_otp import devices_for_user
@@ -209,6 +209,7 @@ def second_factor_reset_execute(
 ) -> dict[str, Any]:
     """Remove every device of the person (four eyes approved); they enrol anew at sign-in."""
     from platform_core.audit.approvals import same_person
+    from platform_core.audit.notifications import notification_send
     from platform_core.exceptions import ApplicationError
     from platform_core.tenancy.models import Membership
 
@@ -232,19 +233,12 @@ def second_factor_reset_execute(
         object_id=person.pk,
         payload={"devices_removed": removed, "requested_by": maker.pk},
     )
-    transaction.on_commit(lambda: second_factor_reset_notify(user=person, tenant=tenant))
+    # Told on every channel, so a reset the person did not ask for cannot go unnoticed.
+    notification_send(
+        tenant=tenant,
+        recipient=membership,
+        kind="auth.second_factor_reset",
+        context={"devices_removed": removed},
+        key=f"second-factor-reset:{membership.pk}:{timezone.now().isoformat()}",
+    )
     return {"user": person.pk, "devices_removed": removed}
-
-
-def second_factor_reset_notify(*, user: User, tenant: Any) -> None:
-    """Tell the person, so a reset they did not ask for does not go unnoticed."""
-    with translation.override(user.language):
-        context = {"user": user, "tenant": tenant}
-        send_mail(
-            subject=render_to_string(
-                "accounts/email/second_factor_reset_subject.txt", context
-            ).strip(),
-            message=render_to_string("accounts/email/second_factor_reset.txt", context),
-            from_email=None,
-            recipient_list=[user.email],
-        )

@@ -16,7 +16,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from platform_core.audit.models import ApprovalRequest
+from platform_core.audit.models import ApprovalRequest, Notification
+from platform_core.audit.notifications import notification_send
 from platform_core.audit.services import audit_record
 from platform_core.exceptions import ApplicationError
 from platform_core.hooks import ApprovableAction, approvable_actions
@@ -107,6 +108,25 @@ def approval_request_create(
             payload={"action": action, "params": params, "approver_role": spec.approver_role},
             request=request,
         )
+        approvers = Membership.objects.filter(
+            tenant=tenant, role=spec.approver_role, status=Membership.Status.ACTIVE
+        ).exclude(user=actor)
+        for approver in approvers.select_related("user").order_by("pk"):
+            if same_person(approver.user, actor):
+                continue
+            notification_send(
+                tenant=tenant,
+                recipient=approver,
+                kind="approval.requested",
+                context={
+                    "approval_id": approval.pk,
+                    "action": action,
+                    "maker": actor.email,
+                    "reason": reason,
+                },
+                key=f"approval:{approval.pk}:requested:{approver.pk}",
+                channels=[Notification.Channel.PORTAL, Notification.Channel.EMAIL],
+            )
     return approval
 
 
@@ -170,6 +190,19 @@ def _decide(
             reason=reason,
             payload={"action": approval.action, "result": approval.result},
             request=request,
+        )
+        notification_send(
+            tenant=tenant,
+            recipient=approval.maker_membership,
+            kind="approval.decided",
+            context={
+                "approval_id": approval.pk,
+                "action": approval.action,
+                "approved": approve,
+                "reason": reason,
+            },
+            key=f"approval:{approval.pk}:decided",
+            channels=[Notification.Channel.PORTAL, Notification.Channel.EMAIL],
         )
     return approval
 

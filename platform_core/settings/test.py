@@ -19,3 +19,7 @@ LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "W
 
 # Two test runs at once (two checkouts, a helper and a person) each need their own database.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_platform")}  # noqa: F405
+
+# Tasks queued by the code under test run inline when their transaction commits; the tests of
+# Celery itself (marked celery_integration) switch this off and use a real worker and broker.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -24,12 +24,19 @@ pytestmark = [pytest.mark.celery_integration, pytest.mark.django_db(transaction=
 
 @pytest.fixture
 def worker():
+    # The test settings run tasks inline; here every message must go through the broker.
+    app.conf.task_always_eager = False
     for option in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         folder = app.conf.broker_transport_options.get(option)
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20) as running:
-        yield running
+    try:
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=20
+        ) as running:
+            yield running
+    finally:
+        app.conf.task_always_eager = True
 
 
 def wait_for(predicate, timeout: float = 30.0) -> bool:
