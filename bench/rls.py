@@ -11,9 +11,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from decimal import Decimal
 
 from django.db import connection, transaction
 
+from ledger.services import account_create, transfer_post
 from platform_core.accounts.models import User
 from platform_core.api.models import IdempotencyRecord
 from platform_core.tenancy.access import access_object_by_id
@@ -23,8 +25,15 @@ from platform_core.tenancy.rls import rls_context
 from platform_core.tenancy.selectors import membership_list
 
 TENANTS, MEMBERS = 40, 250
+LEDGER: dict[int, tuple[int, int]] = {}  # tenant id -> (custodian bank, a client's cash)
 OPERATIONS = 3000
-TABLES = ("tenancy_membership", "api_idempotencyrecord")
+TABLES = (
+    "tenancy_membership",
+    "api_idempotencyrecord",
+    "ledger_ledgeraccount",
+    "ledger_journalentry",
+    "ledger_posting",
+)
 
 
 def _seed() -> list[tuple[Tenant, list[int]]]:
@@ -41,7 +50,21 @@ def _seed() -> list[tuple[Tenant, list[int]]]:
                 Membership(tenant=tenant, user=user, role="client" if n % 10 else "operations")
                 for n, user in enumerate(users[t * MEMBERS : (t + 1) * MEMBERS])
             )
+            bank = account_create(tenant=tenant, kind="custodian_bank", currency="USD")
+            client = account_create(
+                tenant=tenant, kind="client_cash", currency="USD", owner_id=members[1].pk
+            )
+            transfer_post(
+                tenant=tenant,
+                debit_account=bank.pk,
+                credit_account=client.pk,
+                amount=Decimal("1000000"),
+                currency="USD",
+                entry_type="deposit",
+                idempotency_key="seed",
+            )
         tenants.append((tenant, [m.pk for m in members]))
+        LEDGER[tenant.pk] = (bank.pk, client.pk)
     return tenants
 
 
@@ -90,10 +113,25 @@ def run(args: list[str]) -> None:
                 response_body={},
             )
 
+    def post_entry(n: int) -> None:
+        tenant, _ = lookups[n]
+        bank, client = LEDGER[tenant.pk]
+        with transaction.atomic(), rls_context(tenant=tenant):
+            transfer_post(
+                tenant=tenant,
+                debit_account=client,
+                credit_account=bank,
+                amount=Decimal("0.01"),
+                currency="USD",
+                entry_type="withdrawal",
+                idempotency_key=f"bench-{next(write_round)}",
+            )
+
     operations = {
         "read one by id": read_by_id,
         "read a page (25)": read_page,
         "write one row": write,
+        "post a ledger entry": post_entry,
     }
     results: dict[str, dict[bool, list[float]]] = {
         name: {True: [], False: []} for name in operations
