@@ -54,6 +54,8 @@ from platform_core.tenancy.selectors import tenant_scoped
 SIGNATURE_HEADER = "X-Platform-Signature"
 ALL_CHANNELS = tuple(Notification.Channel.values)
 UNRESOLVABLE = "The host name does not resolve."
+KEY_MAX_LENGTH = 255  # Notification.key
+URL_MAX_LENGTH = 2000  # WebhookEndpoint.url
 
 
 # --- kinds ---------------------------------------------------------------------------------
@@ -150,8 +152,8 @@ def notification_send(
     if not chosen or set(chosen) - set(ALL_CHANNELS):
         problems["channels"] = [f"Choose among {', '.join(ALL_CHANNELS)}."]
     key = key.strip()
-    if not key or len(key) > Notification._meta.get_field("key").max_length:
-        problems["key"] = ["A key of 1 to 255 characters is required."]
+    if not key or len(key) > KEY_MAX_LENGTH:
+        problems["key"] = [f"A key of 1 to {KEY_MAX_LENGTH} characters is required."]
     if recipient.tenant_id != tenant.pk:
         problems["recipient"] = ["The recipient is not a member of this tenant."]
     try:
@@ -480,8 +482,8 @@ def webhook_endpoint_register(
     url = url.strip()
     events = list(dict.fromkeys(events))
     problems: dict[str, list[str]] = {}
-    if len(url) > WebhookEndpoint._meta.get_field("url").max_length:
-        problems["url"] = ["At most 2000 characters."]
+    if len(url) > URL_MAX_LENGTH:
+        problems["url"] = [f"At most {URL_MAX_LENGTH} characters."]
     elif problem := webhook_url_problem(url):
         problems["url"] = [problem]
     if not events:

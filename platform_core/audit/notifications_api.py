@@ -13,6 +13,7 @@ from platform_core.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent_writ
 from platform_core.api.pagination import PlatformPagination
 from platform_core.api.views import TenantApiView
 from platform_core.audit.notifications import (
+    URL_MAX_LENGTH,
     access_webhook_endpoint_by_id,
     notification_list,
     notification_mark_read,
@@ -30,7 +31,7 @@ class NotificationOutputSerializer(serializers.Serializer):
     event_id = serializers.UUIDField()
     subject = serializers.CharField()
     body = serializers.CharField()
-    data = serializers.JSONField(source="context")
+    context = serializers.JSONField()
     created_at = serializers.DateTimeField()
     read_at = serializers.DateTimeField(allow_null=True)
 
@@ -115,7 +116,7 @@ class WebhookListCreateApi(TenantApiView):
     pagination_class = PlatformPagination
 
     class InputSerializer(serializers.Serializer):
-        url = serializers.URLField(max_length=2000)
+        url = serializers.URLField(max_length=URL_MAX_LENGTH)
         events = serializers.ListField(
             child=serializers.CharField(max_length=64), allow_empty=False, max_length=50
         )

@@ -16,3 +16,8 @@ SESSION_COOKIE_NAME = "__Secure-sessionid"
 CSRF_COOKIE_SECURE = True
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_NAME = "__Secure-csrftoken"
+
+# Webhooks in production: https only, never to private, loopback or link-local addresses,
+# whatever DJANGO_DEBUG says.
+WEBHOOKS_REQUIRE_HTTPS = True
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = False

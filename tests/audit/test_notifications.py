@@ -128,11 +128,15 @@ def receiver(settings: Any) -> Iterator[Callable[..., Receiver]]:
 
 @pytest.fixture(autouse=True)
 def celery_inline() -> Iterator[None]:
-    """Tasks queued after commit run at once, in this thread (retries too, without waiting)."""
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
+    """Tasks queued after commit run at once, in this thread, retries too, without waiting.
+
+    Celery runs an eager retry only when the ``Retry`` is not propagated to the caller.
+    """
+    names = ("task_always_eager", "task_eager_propagates")
+    before = {name: app.conf[name] for name in names}
+    app.conf.update(task_always_eager=True, task_eager_propagates=False)
     yield
-    app.conf.task_always_eager = before
+    app.conf.update(before)
 
 
 def verify_as_documented(secret: str, header: str, body: bytes) -> bool:
@@ -784,7 +788,7 @@ def test_a_member_lists_only_their_own_portal_messages(acme, messages):
     assert [n["id"] for n in listed.json()["results"]] == [messages["mine"].pk]
     (item,) = listed.json()["results"]
     assert item["subject"] == "待审批：credit_line.raise"
-    assert item["data"]["action"] == "credit_line.raise" and item["read_at"] is None
+    assert item["context"]["action"] == "credit_line.raise" and item["read_at"] is None
     unread = Client().get("/api/v1/notifications?unread=true", **headers).json()["results"]
     assert len(unread) == 1
 
