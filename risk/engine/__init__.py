@@ -1,0 +1,19 @@
+"""The margin engine: plain Python (and NumPy), no Django, no ORM.
+
+``portfolio_parse`` turns the contract's JSON (../shared/contracts/margin-cli.md) into a
+``Portfolio``; a policy (``policies.POLICIES``) turns a portfolio into strategy ``Group``s;
+``margin_compute`` assembles the contract's result. The command, the API, the pre-trade check
+and the live sweep all call this one implementation.
+"""
+
+
+def load_policies() -> None:
+    """Import the policy modules so they register themselves (idempotent)."""
+    import importlib
+
+    for module in ("cboe", "scenario", "rzrq"):
+        try:
+            importlib.import_module(f"risk.engine.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"risk.engine.{module}":
+                raise
