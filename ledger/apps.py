@@ -7,7 +7,16 @@ class LedgerConfig(AppConfig):
     def ready(self) -> None:
         from datetime import timedelta
 
-        from platform_core.hooks import MenuEntry, ScheduledTask, menu_entries, scheduled_tasks
+        from ledger import operations, withdrawals
+        from platform_core.audit.notifications import notification_kinds
+        from platform_core.hooks import (
+            ApprovableAction,
+            MenuEntry,
+            ScheduledTask,
+            approvable_actions,
+            menu_entries,
+            scheduled_tasks,
+        )
         from platform_core.tenancy.roles import Role
 
         scheduled_tasks.register(
@@ -46,5 +55,58 @@ class LedgerConfig(AppConfig):
                 url_name="console-reconciliation",
                 roles=frozenset({Role.OPERATIONS, Role.COMPLIANCE_OFFICER, Role.TENANT_ADMIN}),
                 order=20,
+            )
+        )
+        # --- withdrawals, fees, the sweep and manual adjustments ---------------------------
+        approvable_actions.register(
+            ApprovableAction(
+                key=withdrawals.RELEASE_ACTION,
+                description="Pay out a withdrawal above the tenant's four-eyes threshold",
+                maker_roles=frozenset({Role.OPERATIONS}),
+                approver_role=Role.OPERATIONS,
+                validate=withdrawals.withdrawal_release_validate,
+                execute=withdrawals.withdrawal_release_execute,
+            )
+        )
+        approvable_actions.register(
+            ApprovableAction(
+                key=operations.ADJUSTMENT_ACTION,
+                description="Post a manual adjustment entry",
+                maker_roles=frozenset({Role.OPERATIONS, Role.TENANT_ADMIN}),
+                approver_role=Role.TENANT_ADMIN,
+                validate=operations.adjustment_validate,
+                execute=operations.adjustment_execute,
+            )
+        )
+        for kind in withdrawals.NOTIFICATION_KINDS:
+            notification_kinds.register(kind)
+        menu_entries.register(
+            MenuEntry(
+                key="ledger.withdrawals",
+                area="console",
+                label="Withdrawals",
+                url_name="console-withdrawals",
+                roles=frozenset({Role.OPERATIONS, Role.COMPLIANCE_OFFICER, Role.TENANT_ADMIN}),
+                order=15,
+            )
+        )
+        menu_entries.register(
+            MenuEntry(
+                key="ledger.fees",
+                area="console",
+                label="Fees and sweep",
+                url_name="console-fees",
+                roles=frozenset({Role.OPERATIONS}),
+                order=25,
+            )
+        )
+        menu_entries.register(
+            MenuEntry(
+                key="ledger.adjustments",
+                area="console",
+                label="Adjustments",
+                url_name="console-adjustment",
+                roles=frozenset({Role.OPERATIONS, Role.TENANT_ADMIN}),
+                order=26,
             )
         )

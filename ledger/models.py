@@ -12,8 +12,9 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
-from ledger.rules import ACCOUNT_KINDS, ENTRY_TYPES, MoneyClass, Side
+from ledger.rules import ACCOUNT_KINDS, ENTRY_TYPES, MoneyClass, Side, quantum
 
 AMOUNT = {"max_digits": 28, "decimal_places": 4}
 
@@ -543,3 +544,96 @@ class ReconciliationMatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.statement_line_id} = entry {self.entry_id}"
+
+
+# --- withdrawals ---------------------------------------------------------------------------
+# A client's request to be paid out (see ledger.withdrawals). Only the decision is ever written
+# after the request: the database refuses any other change, and any change once decided.
+
+
+class WithdrawalRequest(models.Model):
+    """Client money to pay out: held at once, posted when operations approve it (a second
+    operations person above the tenant's threshold), released when rejected or cancelled."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        AWAITING_SECOND_APPROVAL = "awaiting_second_approval", _("Awaiting a second approval")
+        PAID = "paid", _("Paid")
+        REJECTED = "rejected", _("Rejected")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    PENDING = (Status.REQUESTED, Status.AWAITING_SECOND_APPROVAL)
+
+    # Account, hold and approval are checked by the composite same-tenant keys (migration 0005).
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    amount = models.DecimalField(**AMOUNT)
+    currency = models.CharField(max_length=3)
+    # The client's bank account as shown to people (last characters only); the full number
+    # stays with the bank details verified at onboarding.
+    destination = models.CharField(max_length=40)
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.REQUESTED)
+    hold = models.OneToOneField(
+        Hold, on_delete=models.PROTECT, related_name="withdrawal", db_constraint=False
+    )
+    approval = models.ForeignKey(
+        "audit.ApprovalRequest",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    # The operations person who approved first: the maker of the four-eyes request.
+    first_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    idempotency_key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "id"], name="withdrawalrequest_tenant_id_key"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key"], name="withdrawalrequest_idempotency_key"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="withdrawalrequest_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=["requested", "awaiting_second_approval"], decided_at__isnull=True
+                )
+                | models.Q(status__in=["paid", "rejected", "cancelled"], decided_at__isnull=False),
+                name="withdrawalrequest_decided_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "created_at"], name="withdrawal_queue_idx"),
+            models.Index(fields=["tenant", "account", "created_at"], name="withdrawal_account_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"withdrawal #{self.pk} {self.amount} {self.currency} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in self.PENDING
+
+    @property
+    def amount_shown(self) -> Decimal:
+        """The amount to the currency's minor unit."""
+        return self.amount.quantize(quantum(self.currency))

@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from ledger import api, por_urls
+from ledger import api, por_urls, withdrawals_api
 
 urlpatterns = [
     re_path(r"^accounts/?$", api.AccountCreateApi.as_view(), name="ledger-accounts"),
@@ -26,5 +26,30 @@ urlpatterns = [
         r"^holds/(?P<hold_id>[0-9]+)/void/?$", api.HoldVoidApi.as_view(), name="ledger-hold-void"
     ),
     re_path(r"^trial-balance/?$", api.TrialBalanceApi.as_view(), name="ledger-trial-balance"),
+    re_path(
+        r"^withdrawals/?$",
+        withdrawals_api.WithdrawalListCreateApi.as_view(),
+        name="ledger-withdrawals",
+    ),
+    re_path(
+        r"^withdrawals/(?P<withdrawal_id>[0-9]+)/?$",
+        withdrawals_api.WithdrawalDetailApi.as_view(),
+        name="ledger-withdrawal-detail",
+    ),
+    re_path(
+        r"^withdrawals/(?P<withdrawal_id>[0-9]+)/cancel/?$",
+        withdrawals_api.WithdrawalCancelApi.as_view(),
+        name="ledger-withdrawal-cancel",
+    ),
+    re_path(
+        r"^withdrawals/(?P<withdrawal_id>[0-9]+)/approve/?$",
+        withdrawals_api.WithdrawalApproveApi.as_view(),
+        name="ledger-withdrawal-approve",
+    ),
+    re_path(
+        r"^withdrawals/(?P<withdrawal_id>[0-9]+)/reject/?$",
+        withdrawals_api.WithdrawalRejectApi.as_view(),
+        name="ledger-withdrawal-reject",
+    ),
     *por_urls.urlpatterns,
 ]

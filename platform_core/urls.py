@@ -4,6 +4,7 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from ledger import reconciliation_views
+from ledger import views as ledger_views
 from ledger.por_urls import portal_urlpatterns as por_portal_urlpatterns
 from platform_core import views
 from platform_core.admin_site import platform_admin_site
@@ -38,6 +39,38 @@ urlpatterns = [
         reconciliation_views.reconciliation_break_resolve_view,
         name="console-reconciliation-break-resolve",
     ),
+    # The ledger's portal pages (a client's money) and console pages (withdrawals, fees,
+    # the sweep, adjustments).
+    path("money/", ledger_views.portal_balances, name="portal-balances"),
+    path(
+        "money/accounts/<int:account_id>/statement/",
+        ledger_views.portal_statement,
+        name="portal-statement",
+    ),
+    path("money/withdrawals/", ledger_views.portal_withdrawals, name="portal-withdrawals"),
+    path(
+        "money/withdrawals/new/",
+        ledger_views.portal_withdrawal_new,
+        name="portal-withdrawal-new",
+    ),
+    path(
+        "money/withdrawals/<int:withdrawal_id>/cancel/",
+        ledger_views.portal_withdrawal_cancel,
+        name="portal-withdrawal-cancel",
+    ),
+    path("console/withdrawals/", ledger_views.console_withdrawals, name="console-withdrawals"),
+    path(
+        "console/withdrawals/<int:withdrawal_id>/approve/",
+        ledger_views.console_withdrawal_approve,
+        name="console-withdrawal-approve",
+    ),
+    path(
+        "console/withdrawals/<int:withdrawal_id>/reject/",
+        ledger_views.console_withdrawal_reject,
+        name="console-withdrawal-reject",
+    ),
+    path("console/fees/", ledger_views.console_fees, name="console-fees"),
+    path("console/adjustments/", ledger_views.console_adjustment, name="console-adjustment"),
     path("proof-of-reserves/", include(por_portal_urlpatterns)),
     path("audit/", views.audit_home, name="audit-home"),
     path("tenant/switch/", views.tenant_switch, name="tenant-switch"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -49,6 +50,18 @@ class Tenant(models.Model):
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     base_currency = models.CharField(max_length=3, validators=[validate_currency])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # A withdrawal above this needs a second operations person (four eyes). The figure is in
+    # the base currency, but a withdrawal in another currency is compared with it as is, with
+    # no conversion: set it for the currency most withdrawals are made in.
+    withdrawal_four_eyes_above = models.DecimalField(
+        max_digits=28,
+        decimal_places=4,
+        default=Decimal(50000),
+        help_text=_(
+            "Withdrawals above this amount need a second operations person. In the base "
+            "currency; amounts in other currencies are compared as is, without conversion."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
