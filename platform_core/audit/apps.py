@@ -20,6 +20,13 @@ class AuditConfig(AppConfig):
         )
         scheduled_tasks.register(
             ScheduledTask(
+                key="notifications-redrive",
+                task="platform_core.audit.tasks.notification_deliveries_redrive_task",
+                every=timedelta(minutes=5),
+            )
+        )
+        scheduled_tasks.register(
+            ScheduledTask(
                 key="approvals-expire",
                 task="platform_core.audit.tasks.approvals_expire_all_task",
                 every=timedelta(minutes=5),

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -546,3 +546,20 @@ def webhook_endpoint_disable(
             request=request,
         )
     return endpoint
+
+
+def notification_deliveries_overdue(
+    *, tenant: Tenant, grace: timedelta = timedelta(minutes=5)
+) -> list[int]:
+    """Pending deliveries whose next attempt is well past due: their message was lost."""
+    cutoff = timezone.now() - grace
+    return list(
+        NotificationDelivery.objects.filter(
+            tenant=tenant, status=NotificationDelivery.Status.PENDING
+        )
+        .filter(
+            Q(next_attempt_at__lte=cutoff) | Q(next_attempt_at__isnull=True, created_at__lte=cutoff)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:1000]
+    )

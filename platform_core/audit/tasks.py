@@ -66,3 +66,19 @@ def notification_delivery_task(self: Any, tenant_id: int, delivery_id: int) -> s
     if outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)
     return outcome.status
+
+
+@shared_task
+def notification_deliveries_redrive_task() -> int:
+    """Queue again the deliveries whose retry message the broker lost (attempts are
+    idempotent: a delivery row is locked and counted, so a duplicate sends nothing twice)."""
+    from platform_core.audit.notifications import notification_deliveries_overdue
+
+    queued = 0
+    for tenant in Tenant.objects.all():
+        with rls_context(tenant=tenant):
+            overdue = notification_deliveries_overdue(tenant=tenant)
+        for delivery_id in overdue:
+            notification_delivery_task.delay(tenant.pk, delivery_id)
+        queued += len(overdue)
+    return queued
