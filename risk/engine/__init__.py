@@ -12,8 +12,4 @@ def load_policies() -> None:
     import importlib
 
     for module in ("cboe", "scenario", "rzrq"):
-        try:
-            importlib.import_module(f"risk.engine.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"risk.engine.{module}":
-                raise
+        importlib.import_module(f"risk.engine.{module}")
