@@ -6,10 +6,11 @@ import statistics
 import threading
 import time
 
-from django.db import connections, transaction
+from django.db import connections
 
 from platform_core.audit.selectors import audit_chain_verify
 from platform_core.audit.services import audit_record
+from platform_core.tenancy.rls import rls_context
 from platform_core.tenancy.services import tenant_create
 
 EVENTS = 2000
@@ -19,7 +20,7 @@ def _append(tenant, count: int, latencies: list[float]) -> None:
     try:
         for n in range(count):
             started = time.perf_counter()
-            with transaction.atomic():
+            with rls_context(tenant=tenant):
                 audit_record(tenant=tenant, actor=None, action="bench.event", payload={"n": n})
             latencies.append(time.perf_counter() - started)
     finally:
@@ -53,7 +54,8 @@ def run(args: list[str]) -> None:
     _report("append, 4 writers, 1 chain", EVENTS, time.perf_counter() - started, latencies)
 
     started = time.perf_counter()
-    checked, broken = audit_chain_verify(tenant_id=solo.pk)
+    with rls_context(tenant=solo):
+        checked, broken = audit_chain_verify(tenant_id=solo.pk)
     seconds = time.perf_counter() - started
     assert broken is None and checked == EVENTS + 1
     print(f"{'verify':<28} {checked / seconds:8.0f} events/s")

@@ -21,6 +21,7 @@ from platform_core.tenancy.api import MemberDetailApi, MemberListCreateApi
 
 urlpatterns = [
     re_path(r"^ledger/", include("ledger.urls")),
+    re_path(r"^risk/", include("risk.urls")),
     re_path(r"^auth/token/?$", TokenApi.as_view(), name="auth-token"),
     re_path(r"^me/?$", MeApi.as_view(), name="me"),
     re_path(r"^tenancy/members/?$", MemberListCreateApi.as_view(), name="members"),

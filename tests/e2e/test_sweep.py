@@ -485,6 +485,10 @@ SWEEP: dict[str, Sweepable] = {
         for prefix in ("api:ledger-", "console-")
         for verb in ("approve", "reject")
     },
+    # An account's margin (risk.api): the client for their own account and staff read it.
+    "api:risk-account-margin": Sweepable(
+        build=a_funded_client_account_of_acme, readers=(*STAFF, "client"), wrong=("auditor",)
+    ),
 }
 
 # Routes whose parameters are not ids of tenant objects. "namespace:*" covers a namespace.

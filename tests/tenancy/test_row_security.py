@@ -49,6 +49,9 @@ GLOBAL_TABLES = {
     "django_celery_beat_solarschedule": "schedule definitions",
     "django_celery_beat_clockedschedule": "schedule definitions",
     "django_celery_beat_periodictasks": "the scheduler's change marker",
+    "risk_instrument": "market reference data (symbols, option terms), the same for every "
+    "operator; positions, which say who holds what, are tenant-owned",
+    "risk_quote": "market prices from public sources, the same for every operator; append-only",
 }
 
 

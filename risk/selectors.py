@@ -1,0 +1,184 @@
+"""Reads of the risk app, always for one tenant: an account's portfolio and its margin.
+
+The portfolio handed to the engine is the one the ``margin`` command would read from JSON
+(``portfolio_parse``), so the API, the live check and the command run one implementation and
+refuse the same bad portfolios with the same messages.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from ledger.models import LedgerAccount
+from ledger.selectors import access_account_by_id
+from platform_core.tenancy.models import Membership, Tenant
+from platform_core.tenancy.selectors import tenant_scoped
+from risk.engine.policies import margin_compute
+from risk.engine.portfolio import Portfolio, portfolio_parse
+from risk.engine.result import MarginResult
+from risk.models import Instrument, Position
+from risk.oracle import OraclePrice, oracle_prices
+
+
+def access_margin_account_by_id(
+    *, tenant: Tenant, membership: Membership, account_id: object
+) -> LedgerAccount:
+    """A client-money account: staff read any of the tenant's, a client only their own."""
+    account = access_account_by_id(tenant=tenant, membership=membership, account_id=account_id)
+    if account.kind != LedgerAccount.Kind.CLIENT_CASH:
+        raise Http404(f"No {LedgerAccount._meta.verbose_name} with this id.")
+    return account
+
+
+def position_list(*, tenant: Tenant, account: LedgerAccount) -> QuerySet[Position]:
+    return (
+        tenant_scoped(Position, tenant=tenant)
+        .filter(account=account)
+        .exclude(quantity=0)
+        .select_related("instrument", "instrument__underlying")
+        .order_by("instrument__symbol")
+    )
+
+
+@dataclass(frozen=True)
+class PricedPortfolio:
+    """The engine's portfolio, and the oracle's answers its prices came from."""
+
+    portfolio: Portfolio
+    prices: dict[str, OraclePrice]
+
+    @property
+    def prices_suspect(self) -> list[dict[str, Any]]:
+        return [p.as_json() for _, p in sorted(self.prices.items()) if p.suspect]
+
+
+def _exposures(holdings: Mapping[Instrument, Decimal]) -> dict[str, int]:
+    """Per symbol: +1 if the account gains when its price rises, -1 if it loses, else 0.
+
+    An option counts for itself and, by the sign of its delta (calls +, puts -), for its
+    underlying; this decides which way a suspect price's add-on goes.
+    """
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for instrument, quantity in holdings.items():
+        totals[instrument.symbol] += quantity
+        if instrument.kind == "option" and instrument.underlying is not None:
+            delta_sign = 1 if instrument.right == "call" else -1
+            totals[instrument.underlying.symbol] += quantity * instrument.multiplier * delta_sign
+    return {symbol: (total > 0) - (total < 0) for symbol, total in totals.items()}
+
+
+def _instrument_document(instrument: Instrument, price: Decimal) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "symbol": instrument.symbol,
+        "kind": instrument.kind,
+        "price": format(price, "f"),
+    }
+    if instrument.kind == "option":
+        assert instrument.underlying is not None and instrument.expiry is not None
+        document.update(
+            underlying=instrument.underlying.symbol,
+            right=instrument.right,
+            strike=format(instrument.strike, "f"),
+            expiry=instrument.expiry.isoformat(),
+            multiplier=format(instrument.multiplier, "f"),
+            exercise_style=instrument.exercise_style,
+            settlement=instrument.settlement,
+        )
+    else:
+        document["underlying_class"] = instrument.underlying_class
+        if instrument.underlying_class == "leveraged_etf":
+            document["leverage"] = format(instrument.leverage, "f")
+    return document
+
+
+def priced_portfolio(
+    *,
+    tenant: Tenant,
+    account: LedgerAccount,
+    orders: Mapping[Instrument, Decimal] | None = None,
+    now: datetime | None = None,
+) -> PricedPortfolio:
+    """The account's positions (plus ``orders``, paid from cash at the same prices), priced
+    by the oracle, with the client's cash (the client-money balance) and loan.
+
+    Raises ``OracleError`` for an instrument never quoted and ``PortfolioError`` for what the
+    engine refuses (an expired option…).
+    """
+    now = now or timezone.now()
+    holdings: dict[Instrument, Decimal] = defaultdict(Decimal)
+    for position in position_list(tenant=tenant, account=account):
+        holdings[position.instrument] += position.quantity
+    for instrument, quantity in (orders or {}).items():
+        holdings[instrument] += quantity
+    instruments = {i.symbol: i for i in holdings}
+    for instrument in holdings:
+        if instrument.kind == "option" and instrument.underlying is not None:
+            instruments.setdefault(instrument.underlying.symbol, instrument.underlying)
+    prices = oracle_prices(instruments=instruments.values(), now=now)
+    exposures = _exposures(holdings)
+    used = {s: prices[s].margin_price(exposures.get(s, 0)) for s in instruments}
+    cash = account.balance
+    for instrument, quantity in (orders or {}).items():
+        cash -= quantity * used[instrument.symbol] * instrument.multiplier
+    document = {
+        "currency": account.currency,
+        "as_of": timezone.localdate(now, ZoneInfo(tenant.timezone)).isoformat(),
+        "cash": format(cash, "f"),
+        "loan": "0",  # no financing yet: the financing app will report the loan here
+        "instruments": [_instrument_document(i, used[s]) for s, i in sorted(instruments.items())],
+        "positions": [
+            {"symbol": i.symbol, "quantity": format(q, "f")}
+            for i, q in sorted(holdings.items(), key=lambda item: item[0].symbol)
+            if q != 0
+        ],
+    }
+    return PricedPortfolio(portfolio_parse(document), prices)
+
+
+def portfolio_for_account(
+    *, tenant: Tenant, account: LedgerAccount, now: datetime | None = None
+) -> Portfolio:
+    """The engine's portfolio of the account, at the oracle's prices."""
+    return priced_portfolio(tenant=tenant, account=account, now=now).portfolio
+
+
+def _with_suspects(result: MarginResult, priced: PricedPortfolio) -> MarginResult:
+    result.extra["prices_suspect"] = priced.prices_suspect
+    return result
+
+
+def margin_status(
+    *,
+    tenant: Tenant,
+    account: LedgerAccount,
+    policy: str = "cboe-strategy",
+    now: datetime | None = None,
+) -> MarginResult:
+    """The account's margin now; ``as_json()`` is the contract's result plus
+    ``prices_suspect`` (the instruments margined at a last trusted price with its add-on)."""
+    priced = priced_portfolio(tenant=tenant, account=account, now=now)
+    return _with_suspects(margin_compute(priced.portfolio, policy), priced)
+
+
+def margin_what_if(
+    *,
+    tenant: Tenant,
+    account: LedgerAccount,
+    orders: Mapping[Instrument, Decimal],
+    policy: str = "cboe-strategy",
+    now: datetime | None = None,
+) -> MarginResult:
+    """The account's margin as if ``orders`` (signed quantities) were filled at the oracle's
+    prices: the same engine and prices as the live check, so the two can never disagree."""
+    priced = priced_portfolio(tenant=tenant, account=account, orders=orders, now=now)
+    return _with_suspects(margin_compute(priced.portfolio, policy), priced)

@@ -1,0 +1,14 @@
+"""/api/v1/risk/ (included by platform_core.api.urls)."""
+
+from django.urls import re_path
+
+from risk import api
+
+urlpatterns = [
+    re_path(
+        r"^accounts/(?P<account_id>[0-9]+)/margin/?$",
+        api.AccountMarginApi.as_view(),
+        name="risk-account-margin",
+    ),
+    re_path(r"^what-if/?$", api.WhatIfApi.as_view(), name="risk-what-if"),
+]
