@@ -16,11 +16,13 @@ from django.utils.translation import gettext_lazy as _
 
 from ledger.rules import ACCOUNT_KINDS, ENTRY_TYPES, MoneyClass, Side, quantum
 
-AMOUNT = {"max_digits": 28, "decimal_places": 4}
+# Money: up to 24 integer digits and 4 decimals (every supported currency has at most 2).
+AMOUNT_DIGITS, AMOUNT_PLACES = 28, 4
 
 
 class LedgerAccount(models.Model):
-    Kind = models.TextChoices(
+    # The functional form builds the choices from the rules table (django-stubs lacks it).
+    Kind = models.TextChoices(  # type: ignore[call-overload]
         "Kind", [(k.upper(), (k, k.replace("_", " "))) for k in ACCOUNT_KINDS]
     )
 
@@ -39,10 +41,18 @@ class LedgerAccount(models.Model):
     normal_side = models.CharField(max_length=6, choices=[(s.value, s.value) for s in Side])
     money_class = models.CharField(max_length=6, choices=[(c.value, c.value) for c in MoneyClass])
     may_go_negative = models.BooleanField()
-    posted_debits = models.DecimalField(**AMOUNT, default=Decimal(0))
-    posted_credits = models.DecimalField(**AMOUNT, default=Decimal(0))
-    pending_debits = models.DecimalField(**AMOUNT, default=Decimal(0))
-    pending_credits = models.DecimalField(**AMOUNT, default=Decimal(0))
+    posted_debits = models.DecimalField(
+        max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, default=Decimal(0)
+    )
+    posted_credits = models.DecimalField(
+        max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, default=Decimal(0)
+    )
+    pending_debits = models.DecimalField(
+        max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, default=Decimal(0)
+    )
+    pending_credits = models.DecimalField(
+        max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, default=Decimal(0)
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -92,7 +102,7 @@ class LedgerAccount(models.Model):
 class JournalEntry(models.Model):
     """One business event's money movement: balanced postings, all or none."""
 
-    EntryType = models.TextChoices(
+    EntryType = models.TextChoices(  # type: ignore[call-overload]
         "EntryType", [(t.upper(), (t, t.replace("_", " "))) for t in ENTRY_TYPES]
     )
 
@@ -145,9 +155,9 @@ class Posting(models.Model):
         LedgerAccount, on_delete=models.PROTECT, related_name="postings", db_constraint=False
     )
     side = models.CharField(max_length=6, choices=[(s.value, s.value) for s in Side])
-    amount = models.DecimalField(**AMOUNT)
+    amount = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
     currency = models.CharField(max_length=3)
-    balance_after = models.DecimalField(**AMOUNT)
+    balance_after = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
 
     class Meta:
         constraints = [
@@ -181,13 +191,15 @@ class Hold(models.Model):
     credit_account = models.ForeignKey(
         LedgerAccount, on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
-    amount = models.DecimalField(**AMOUNT)
+    amount = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
     currency = models.CharField(max_length=3)
     entry_type = models.CharField(max_length=32, choices=JournalEntry.EntryType.choices)
     memo = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     expires_at = models.DateTimeField(null=True, blank=True)
-    posted_amount = models.DecimalField(**AMOUNT, null=True, blank=True)
+    posted_amount = models.DecimalField(
+        max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, null=True, blank=True
+    )
     entry = models.OneToOneField(
         JournalEntry,
         on_delete=models.PROTECT,
@@ -238,7 +250,7 @@ class EntrySeal(models.Model):
 # --- proof of reserves ---------------------------------------------------------------------
 # Amounts below are integers in the currency's minor unit (the Merkle tree's u128), stored as
 # whole-number decimals because a sum of client balances can exceed a bigint.
-MINOR_UNITS = {"max_digits": 39, "decimal_places": 0}
+MINOR_DIGITS = 39
 
 
 class ReserveSnapshot(models.Model):
@@ -255,8 +267,8 @@ class ReserveSnapshot(models.Model):
     taken_at = models.DateTimeField()
     leaf_count = models.PositiveIntegerField()
     root_hash = models.CharField(max_length=64)
-    total_liabilities = models.DecimalField(**MINOR_UNITS)
-    reserves = models.DecimalField(**MINOR_UNITS)
+    total_liabilities = models.DecimalField(max_digits=MINOR_DIGITS, decimal_places=0)
+    reserves = models.DecimalField(max_digits=MINOR_DIGITS, decimal_places=0)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -302,7 +314,7 @@ class ReserveLeaf(models.Model):
     )
     salt = models.CharField(max_length=64, blank=True)
     commitment = models.CharField(max_length=64)
-    balance = models.DecimalField(**MINOR_UNITS)
+    balance = models.DecimalField(max_digits=MINOR_DIGITS, decimal_places=0)
 
     class Meta:
         constraints = [
@@ -346,9 +358,11 @@ class BankStatement(models.Model):
     sha256 = models.CharField(max_length=64)
     bank_account = models.CharField(max_length=64, blank=True)
     statement_ref = models.CharField(max_length=64, blank=True)
-    opening_balance = models.DecimalField(**AMOUNT, null=True, blank=True)
+    opening_balance = models.DecimalField(
+        max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, null=True, blank=True
+    )
     opening_date = models.DateField(null=True, blank=True)
-    closing_balance = models.DecimalField(**AMOUNT)
+    closing_balance = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
     closing_date = models.DateField()
     imported_at = models.DateTimeField(auto_now_add=True)
     imported_by = models.ForeignKey(
@@ -373,7 +387,7 @@ class BankStatementLine(models.Model):
     position = models.PositiveIntegerField()
     source = models.CharField(max_length=64)
     booking_date = models.DateField()
-    amount = models.DecimalField(**AMOUNT)
+    amount = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
     direction = models.CharField(max_length=6, choices=[(s.value, s.value) for s in Side])
     references = models.JSONField(default=list)
     description = models.TextField(blank=True)
@@ -475,7 +489,7 @@ class ReconciliationBreak(models.Model):
     )
     kind = models.CharField(max_length=32, choices=Kind.choices)
     currency = models.CharField(max_length=3)
-    amount = models.DecimalField(**AMOUNT)
+    amount = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
     reason = models.TextField()
     statement_line = models.ForeignKey(
         BankStatementLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -569,7 +583,7 @@ class WithdrawalRequest(models.Model):
     account = models.ForeignKey(
         LedgerAccount, on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
-    amount = models.DecimalField(**AMOUNT)
+    amount = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
     currency = models.CharField(max_length=3)
     # The client's bank account as shown to people (last characters only); the full number
     # stays with the bank details verified at onboarding.

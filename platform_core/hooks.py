@@ -14,6 +14,7 @@ One small pattern for every hook named in ARCHITECTURE.md. A lower app declares 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -92,7 +93,7 @@ class Listeners:
     def send(self, payload: dict[str, Any]) -> None:
         """Tell every listener, once the current transaction has committed."""
         for listener in list(self._listeners):
-            transaction.on_commit(lambda listener=listener: self._deliver(listener, payload))
+            transaction.on_commit(functools.partial(self._deliver, listener, payload))
 
     def _deliver(self, listener: Listener, payload: dict[str, Any]) -> None:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -89,12 +90,14 @@ TEMPLATES = [
 # that owns nothing and cannot bypass row security; `migrate` switches to the owner; auditors'
 # exports read through the reporting role. Embedded PostgreSQL in var/ unless DATABASE_URL.
 DATABASE_URL = env_str("DATABASE_URL")
+_app_db: dict[str, Any]
+_reporting_db: dict[str, Any] | None
 if DATABASE_URL:
-    _app_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+    _app_db = dict(dj_database_url.parse(DATABASE_URL, conn_max_age=0))
     _owner_url = env_str("DATABASE_OWNER_URL")
-    DATABASE_OWNER = dj_database_url.parse(_owner_url) if _owner_url else dict(_app_db)
+    DATABASE_OWNER = dict(dj_database_url.parse(_owner_url)) if _owner_url else dict(_app_db)
     _reporting_url = env_str("DATABASE_REPORTING_URL")
-    _reporting_db = dj_database_url.parse(_reporting_url) if _reporting_url else None
+    _reporting_db = dict(dj_database_url.parse(_reporting_url)) if _reporting_url else None
 else:
     from platform_core import db_roles, embedded_db
 

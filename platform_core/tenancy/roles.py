@@ -66,7 +66,7 @@ def role_groups_sync() -> None:
 
     for role, perms in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role_group_name(role))
-        wanted = []
+        wanted: list[Permission] = []
         for perm in perms:
             app_label, codename = perm.split(".", 1)
             wanted.extend(
