@@ -8,6 +8,7 @@ from celery import shared_task
 
 from ledger.proof_of_reserves import por_snapshot_take
 from platform_core.exceptions import ApplicationError
+from platform_core.tasks import tenants_fan_out
 from platform_core.tenancy.models import Tenant
 from platform_core.tenancy.rls import rls_context
 
@@ -33,12 +34,7 @@ def por_snapshot_task(tenant_id: int) -> str:
 @shared_task
 def por_snapshots_take_all_task() -> int:
     """Fan out: one snapshot task per tenant."""
-    tenant_ids = list(
-        Tenant.objects.exclude(status=Tenant.Status.CLOSED).values_list("pk", flat=True)
-    )
-    for tenant_id in tenant_ids:
-        por_snapshot_task.delay(tenant_id)
-    return len(tenant_ids)
+    return tenants_fan_out(por_snapshot_task, include_closed=False)
 
 
 @shared_task
@@ -78,10 +74,7 @@ def journal_seal_task(tenant_id: int) -> int:
 
 @shared_task
 def journal_seal_all_task() -> int:
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        journal_seal_task.delay(tenant_id)
-    return len(tenant_ids)
+    return tenants_fan_out(journal_seal_task)
 
 
 @shared_task(acks_late=True)
@@ -96,7 +89,4 @@ def holds_expire_task(tenant_id: int) -> int:
 
 @shared_task
 def holds_expire_all_task() -> int:
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        holds_expire_task.delay(tenant_id)
-    return len(tenant_ids)
+    return tenants_fan_out(holds_expire_task)

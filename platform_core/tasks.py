@@ -19,3 +19,16 @@ def hook_listener_retry_task(self: Any, hook_name: str, path: str, payload: dict
         if self.request.retries >= hook.max_retries:
             raise
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
+
+
+def tenants_fan_out(task: Any, *, include_closed: bool = True) -> int:
+    """Queue ``task(tenant_id)`` once per tenant (the periodic jobs' fan-out); return the count."""
+    from platform_core.tenancy.models import Tenant
+
+    tenants = Tenant.objects.all()
+    if not include_closed:
+        tenants = tenants.exclude(status=Tenant.Status.CLOSED)
+    tenant_ids = list(tenants.values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        task.delay(tenant_id)
+    return len(tenant_ids)

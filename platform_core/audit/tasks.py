@@ -8,6 +8,7 @@ from typing import Any
 from celery import shared_task
 
 from platform_core.audit.services import audit_chain_checkpoint
+from platform_core.tasks import tenants_fan_out
 from platform_core.tenancy.models import Tenant
 from platform_core.tenancy.rls import rls_context
 
@@ -27,10 +28,7 @@ def audit_chain_verify_task(tenant_id: int) -> dict[str, object]:
 
 @shared_task
 def audit_chains_verify_all_task() -> int:
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        audit_chain_verify_task.delay(tenant_id)
-    return len(tenant_ids)
+    return tenants_fan_out(audit_chain_verify_task)
 
 
 @shared_task(acks_late=True)
@@ -45,10 +43,7 @@ def approvals_expire_task(tenant_id: int) -> int:
 
 @shared_task
 def approvals_expire_all_task() -> int:
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        approvals_expire_task.delay(tenant_id)
-    return len(tenant_ids)
+    return tenants_fan_out(approvals_expire_task)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
