@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "platform_core.api",
     # domain apps, in the order of the loop (dependencies point left)
     "ledger",
+    "kyc.screening",
     "kyc",
     "risk",
     "financing",
