@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "kyc.screening",
     "kyc",
     "risk",
+    "risk.operations",
     "financing",
 ]
 
