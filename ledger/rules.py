@@ -71,7 +71,9 @@ ENTRY_TYPES: dict[str, EntryRule] = {
     ),
     "fee": EntryRule("A fee charged to a client", frozenset({("client_cash", "fee_income")})),
     "interest": EntryRule(
-        "Interest charged to a client", frozenset({("client_cash", "interest_income")})
+        "Interest charged to a client",
+        # From their cash, or added to their loan when the cash is short (capitalised).
+        frozenset({("client_cash", "interest_income"), ("loan_receivable", "interest_income")}),
     ),
     "sweep": EntryRule(
         "The house takes its earned fees and interest out of the client-money bank account",
@@ -81,11 +83,27 @@ ENTRY_TYPES: dict[str, EntryRule] = {
     # Lending: the house pays the client's purchase or cash need; the loan is the house's asset.
     "loan_drawdown": EntryRule(
         "Money lent to a client, credited to their cash",
-        frozenset({("loan_receivable", "client_cash"), ("loan_receivable", "funding_pool")}),
+        frozenset(
+            {
+                ("loan_receivable", "client_cash"),
+                ("loan_receivable", "funding_pool"),
+                # The funding pool's money paid into the client-money bank account, so the
+                # lent cash credited to the client is held there (financing's drawdown posts
+                # all four legs in one entry: client money stays matched by the bank).
+                ("custodian_bank", "funding_pool"),
+            }
+        ),
     ),
     "loan_repayment": EntryRule(
         "A client repays a loan from their cash",
-        frozenset({("client_cash", "loan_receivable"), ("funding_pool", "loan_receivable")}),
+        frozenset(
+            {
+                ("client_cash", "loan_receivable"),
+                ("funding_pool", "loan_receivable"),
+                # The repaid cash leaves the client-money bank account back to its pool.
+                ("funding_pool", "custodian_bank"),
+            }
+        ),
     ),
     # A liquidation's proceeds settle a defaulted client's debt to the house.
     "liquidation": EntryRule(
