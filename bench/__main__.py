@@ -14,7 +14,10 @@ BENCHMARKS = {
     "audit": "bench.audit",
     "rls": "bench.rls",
     "ledger": "bench.ledger",
+    "risk": "bench.risk",
 }
+# Benchmarks of plain-Python code that need no database (nor Django).
+WITHOUT_DATABASE = {"risk"}
 
 
 def main(argv: list[str]) -> int:
@@ -24,6 +27,9 @@ def main(argv: list[str]) -> int:
             doc = (importlib.import_module(module).__doc__ or "").strip().splitlines()[0]
             print(f"  {name:<10} {doc}")
         return 2 if len(argv) >= 2 else 0
+    if argv[1] in WITHOUT_DATABASE:
+        importlib.import_module(BENCHMARKS[argv[1]]).run(argv[2:])
+        return 0
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_core.settings.test")
     os.environ.setdefault("TEST_DATABASE_NAME", "bench_platform")
     import django

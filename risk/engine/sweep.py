@@ -1,0 +1,481 @@
+"""The live sweep: every account of a ``Book`` margined at once, and re-margined incrementally.
+
+``sweep_full(book, policy)`` margins every slot (one account's positions on one underlying) and
+sums them per account; ``sweep_remark(book, state, prices)`` sets new prices and re-margins only
+the slots on the underlyings that moved (through the book's underlying → slots index), updating
+the account totals by the difference. Both give, per account, what ``margin_compute`` gives for
+that account's portfolio: requirements to the minor unit (each group rounded up once), equity,
+excess and the contract's ratios.
+
+Policies:
+
+- ``cboe-strategy``: ``sweep_cboe.CboeSweep`` (closed forms for the common shapes, the exact
+  engine, cached, for the rest);
+- ``span-like`` and ``finra-pm``: the scenario grid of ``scenario.py`` over every position of the
+  book in one pass (``scenario_profit``/``group_loss`` with one group per slot), the per-product
+  parameters computed once per underlying exactly as the single-portfolio policy computes them;
+- ``cn-rzrq`` is not vectorised here (its requirement is per account, not per underlying): use
+  ``margin_compute`` per account.
+
+Units: requirements are int64 arrays in the currency's minor unit; equity and market values are
+float64 (sums of quantity x price x multiplier; ``account_figures`` turns one account's into
+``Decimal``). The per-slot requirement is exact (integers; scenario losses taken to the millionth
+as ``scenario._decimal`` takes them, with a ``Decimal`` recomputation where a float lands within
+a rounding step of a half-millionth).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from risk.engine.book import Book, FloatArray, IndexArray, book_set_prices
+from risk.engine.cboe import rates_read
+from risk.engine.parameters import PolicyParameters
+from risk.engine.portfolio import Portfolio, PortfolioError
+from risk.engine.result import MINOR_UNITS, RATIO_PLACES
+from risk.engine.scenario import (
+    _FINRA_FRACTIONS,
+    DAYS_PER_YEAR,
+    ScenarioBook,
+    _finra_range,
+    _span_product,
+    contract_units,
+    group_loss,
+    scenario_profit,
+    short_option_notional,
+    span_scenarios,
+)
+from risk.engine.sweep_cboe import CboeSweep
+
+IntArray = NDArray[np.int64]
+SWEEP_POLICIES = ("cboe-strategy", "span-like", "finra-pm")
+_MICRO = 1_000_000
+
+
+@dataclass
+class SweepState:
+    """The latest margin of every account of a book under one policy.
+
+    Per slot (``slot_*``) and per account: ``initial``, ``maintenance`` and ``fully_paid`` (V in
+    the margin ratio) in minor units; ``long_value``, ``short_value`` and ``equity`` in currency
+    units (float64).
+    """
+
+    policy: str
+    parameters: dict[str, Decimal]
+    scale: int  # minor units per currency unit
+    slot_initial: IntArray
+    slot_maintenance: IntArray
+    slot_fully_paid: IntArray
+    initial: IntArray
+    maintenance: IntArray
+    fully_paid: IntArray
+    long_value: FloatArray
+    short_value: FloatArray
+    equity: FloatArray
+    engine: Any = field(default=None, repr=False)
+
+    @property
+    def excess_initial(self) -> FloatArray:
+        return self.equity - self.initial / self.scale
+
+    @property
+    def excess_maintenance(self) -> FloatArray:
+        return self.equity - self.maintenance / self.scale
+
+    @property
+    def margin_ratio(self) -> FloatArray:
+        """(equity - V) / (maintenance - V); NaN where the contract says null."""
+        paid = self.fully_paid / self.scale
+        denominator = self.maintenance / self.scale - paid
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = (self.equity - paid) / denominator
+        return np.where(denominator > 0, ratio, np.nan)
+
+
+def _values(book: Book, accounts: IndexArray | None = None) -> tuple[FloatArray, FloatArray]:
+    """(long, short) market value per account (all, or ``accounts`` in the order given)."""
+    value = (
+        book.position_quantity
+        * book.price[book.position_instrument]
+        * book.multiplier[book.position_instrument]
+    )
+    if accounts is None:
+        long = np.bincount(
+            book.position_account,
+            weights=np.where(value > 0, value, 0.0),
+            minlength=book.n_accounts,
+        )
+        short = np.bincount(
+            book.position_account,
+            weights=np.where(value < 0, -value, 0.0),
+            minlength=book.n_accounts,
+        )
+        return long.astype(np.float64), short.astype(np.float64)
+    first = book.slot_start[book.account_slot_start[accounts]]
+    last = book.slot_start[book.account_slot_start[accounts + 1]]
+    lengths = last - first
+    rows = np.repeat(first - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
+    owner = np.repeat(np.arange(accounts.size), lengths)
+    chosen = value[rows]
+    long = np.bincount(owner, weights=np.where(chosen > 0, chosen, 0.0), minlength=accounts.size)
+    short = np.bincount(owner, weights=np.where(chosen < 0, -chosen, 0.0), minlength=accounts.size)
+    return long.astype(np.float64), short.astype(np.float64)
+
+
+# --- scenario policies ------------------------------------------------------------------------
+
+
+def _rational(value: Decimal) -> tuple[int, int]:
+    numerator, denominator = value.as_integer_ratio()
+    return int(numerator), int(denominator)
+
+
+def _to_micro(values: FloatArray) -> NDArray[Any]:
+    """``scenario._decimal`` in millionths: the float taken to the nearest millionth, half to
+    even on its exact binary value (recomputed in ``Decimal`` where the float product is near a
+    half)."""
+    scaled = values * _MICRO
+    micro = np.rint(scaled)
+    near = np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) < 1e-3
+    out = micro.astype(np.int64).astype(object)
+    for at in np.flatnonzero(near):
+        out[at] = int(
+            Decimal(float(values[at])).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+            * _MICRO
+        )
+    return out
+
+
+def _ceil_div(numerator: NDArray[Any], denominator: Any) -> IntArray:
+    """ceil(max(n, 0) / d) on Python integers (object arrays): exact at any size."""
+    clipped = np.where(numerator > 0, numerator, 0)
+    return np.asarray(-((-clipped) // denominator), dtype=np.int64)
+
+
+class ScenarioSweep:
+    """``span-like`` or ``finra-pm`` over slots of a book."""
+
+    def __init__(self, book: Book, policy: str, parameters: Mapping[str, Decimal]) -> None:
+        self.book = book
+        self.policy = policy
+        instruments = {i.symbol: i for i in book.instruments}
+        volatility = {
+            book.instruments[k].symbol: Decimal(repr(float(v)))
+            for k, v in enumerate(book.volatility)
+            if not np.isnan(v)
+        }
+        # A portfolio holding every instrument, so parameter names are checked as the
+        # single-portfolio policy checks them.
+        view = Portfolio(
+            currency=book.currency,
+            as_of=book.as_of,
+            cash=Decimal(0),
+            loan=Decimal(0),
+            instruments=instruments,
+            positions=(),
+            volatility=volatility,
+            parameters=dict(parameters),
+        )
+        n = len(book.instruments)
+        held = np.unique(book.slot_underlying)
+        with_options = np.zeros(n, bool)
+        with_options[
+            book.underlying[book.position_instrument[book.is_option[book.position_instrument]]]
+        ] = True
+        self.rate = 0.0
+        self.dividend = np.zeros(n)
+        digits = MINOR_UNITS.get(book.currency, 2)
+        self.scale = 10**digits
+        self.per_minor = _MICRO // self.scale
+        if policy == "span-like":
+            per_symbol = (
+                "price_scan",
+                "price_scan_floor",
+                "volatility_scan",
+                "volatility_scan_floor",
+                "extreme_multiple",
+                "extreme_weight",
+                "short_option_minimum",
+                "dividend_yield",
+            )
+            parameters_read = PolicyParameters(
+                view,
+                policy="span-like",
+                names=(
+                    *per_symbol,
+                    "price_scan_sigmas",
+                    "margin_period_days",
+                    "lookahead_days",
+                    "initial_ratio",
+                    "rate",
+                ),
+                per_symbol=per_symbol,
+            )
+            self.lookahead = parameters_read.value("lookahead_days", Decimal(1), low=Decimal(0))
+            self.initial_ratio = _rational(
+                parameters_read.value("initial_ratio", Decimal("1.10"), low=Decimal(1))
+            )
+            self.price_scan = np.zeros(n)
+            self.volatility_shift = np.zeros(n)
+            self.extreme_multiple = np.zeros(n)
+            self.extreme_weight = np.zeros(n)
+            self.minimum: list[tuple[int, int]] = [(0, 1)] * n
+            for u in held:
+                product = _span_product(
+                    view, book.instruments[u], parameters_read, options=bool(with_options[u])
+                )
+                self.price_scan[u] = float(product.price_scan)
+                self.volatility_shift[u] = float(product.volatility_shift)
+                self.extreme_multiple[u] = float(product.extreme_multiple)
+                self.extreme_weight[u] = float(product.extreme_weight)
+                self.minimum[u] = _rational(product.short_option_minimum)
+        else:
+            parameters_read = PolicyParameters(
+                view,
+                policy="finra-pm",
+                names=("range_down", "range_up", "minimum_per_contract", "rate", "dividend_yield"),
+                per_symbol=("range_down", "range_up", "dividend_yield"),
+            )
+            self.minimum_per_contract = _rational(
+                parameters_read.value("minimum_per_contract", Decimal("0.375"), low=Decimal(0))
+            )
+            self.down, self.up = np.zeros(n), np.zeros(n)
+            for u in held:
+                down, up = _finra_range(book.instruments[u], parameters_read)
+                self.down[u], self.up[u] = float(down), float(up)
+        self.rate = float(
+            parameters_read.value("rate", Decimal(0), low=Decimal(-1), high=Decimal(1))
+        )
+        for u in held:
+            self.dividend[u] = float(
+                parameters_read.value(
+                    "dividend_yield",
+                    Decimal(0),
+                    symbol=book.instruments[u].symbol,
+                    low=Decimal(-1),
+                    high=Decimal(1),
+                )
+            )
+        missing = held[with_options[held] & np.isnan(book.volatility[held])]
+        if missing.size:
+            symbol = book.instruments[int(missing[0])].symbol
+            raise PortfolioError(f"volatility.{symbol}", f"the volatility of {symbol} is needed")
+
+    def _rows(self, slots: IndexArray) -> tuple[ScenarioBook, IndexArray]:
+        book = self.book
+        first, last = book.slot_start[slots], book.slot_start[slots + 1]
+        lengths = last - first
+        rows = np.repeat(first - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(
+            lengths.sum()
+        )
+        group = np.repeat(np.arange(slots.size), lengths).astype(np.intp)
+        instrument = book.position_instrument[rows]
+        underlying = book.underlying[instrument]
+        option = book.is_option[instrument]
+        scenario = ScenarioBook(
+            group=group,
+            quantity=book.position_quantity[rows],
+            multiplier=book.multiplier[instrument],
+            price=book.price[instrument],
+            spot=book.price[underlying],
+            is_option=option,
+            is_call=book.is_call[instrument] & option,
+            american=option & ~book.european[instrument],
+            strike=np.where(option, book.strike[instrument], 0.0),
+            years=np.where(option, book.expiry_days[instrument] / DAYS_PER_YEAR, 0.0),
+            volatility=np.where(option, book.volatility[underlying], 0.0),
+            rate=np.full(rows.size, self.rate),
+            dividend_yield=self.dividend[underlying],
+        )
+        return scenario, underlying
+
+    def compute(self, slots: IndexArray) -> tuple[IntArray, IntArray, IntArray]:
+        scenario, underlying = self._rows(slots)
+        groups = slots.size
+        slot_underlying = self.book.slot_underlying[slots]
+        if self.policy == "span-like":
+            profit = span_scenarios(
+                scenario,
+                self.price_scan[underlying],
+                self.volatility_shift[underlying],
+                self.extreme_multiple[underlying],
+                self.extreme_weight[underlying],
+                float(self.lookahead) / DAYS_PER_YEAR,
+            )
+            loss = group_loss(scenario.group, profit, groups).max(axis=1)
+            notional = _to_micro(short_option_notional(scenario, groups))
+            numerator = np.asarray([self.minimum[u][0] for u in slot_underlying], dtype=object)
+            denominator = np.asarray([self.minimum[u][1] for u in slot_underlying], dtype=object)
+            scan = _to_micro(loss)
+            # max(scan, minimum), as a fraction over the minimum rate's denominator
+            over = np.maximum(scan * denominator, numerator * notional)
+            maintenance = _ceil_div(over, denominator * self.per_minor)
+            c, d = self.initial_ratio
+            initial = _ceil_div(over * c, denominator * (d * self.per_minor))
+        else:
+            fractions = _FINRA_FRACTIONS[None, :]
+            moves = np.where(
+                fractions < 0,
+                fractions * self.down[underlying][:, None],
+                fractions * self.up[underlying][:, None],
+            )
+            profit = scenario_profit(
+                scenario, moves, np.repeat(scenario.volatility[:, None], fractions.size, axis=1)
+            )
+            loss = group_loss(scenario.group, profit, groups).max(axis=1)
+            units = _to_micro(contract_units(scenario, groups))
+            a, b = self.minimum_per_contract
+            over = np.maximum(_to_micro(loss) * b, units * a)
+            maintenance = _ceil_div(over, b * self.per_minor)
+            initial = maintenance.copy()
+        return initial, maintenance, np.zeros(groups, np.int64)
+
+
+# --- the sweep --------------------------------------------------------------------------------
+
+
+def _engine(book: Book, policy: str, parameters: Mapping[str, Decimal]) -> Any:
+    if policy == "cboe-strategy":
+        view = Portfolio(
+            currency=book.currency,
+            as_of=book.as_of,
+            cash=Decimal(0),
+            loan=Decimal(0),
+            instruments={i.symbol: i for i in book.instruments},
+            positions=(),
+            parameters=dict(parameters),
+        )
+        return CboeSweep(book, rates_read(view))
+    if policy in ("span-like", "finra-pm"):
+        return ScenarioSweep(book, policy, parameters)
+    raise PortfolioError(
+        "policy", f"{policy!r} has no book sweep; choose one of {', '.join(SWEEP_POLICIES)}"
+    )
+
+
+def sweep_full(
+    book: Book, policy: str = "cboe-strategy", parameters: Mapping[str, Decimal] | None = None
+) -> SweepState:
+    """Margin every account of ``book`` under ``policy`` (with the policy's ``parameters``)."""
+    engine = _engine(book, policy, parameters or {})
+    slots = np.arange(book.n_slots, dtype=np.intp)
+    initial, maintenance, paid = engine.compute(slots)
+    n = book.n_accounts
+    long, short = _values(book)
+    state = SweepState(
+        policy=policy,
+        parameters=dict(parameters or {}),
+        scale=10 ** MINOR_UNITS.get(book.currency, 2),
+        slot_initial=initial,
+        slot_maintenance=maintenance,
+        slot_fully_paid=paid,
+        initial=np.bincount(book.slot_account, weights=initial, minlength=n).astype(np.int64),
+        maintenance=np.bincount(book.slot_account, weights=maintenance, minlength=n).astype(
+            np.int64
+        ),
+        fully_paid=np.bincount(book.slot_account, weights=paid, minlength=n).astype(np.int64),
+        long_value=long,
+        short_value=short,
+        equity=book.cash - book.loan + long - short,
+        engine=engine,
+    )
+    if np.any(np.abs(initial) > 2**52) or np.any(np.abs(maintenance) > 2**52):
+        # bincount sums in float64: exact below 2**53 minor units; beyond, sum in Python.
+        for name, values in (
+            ("initial", initial),
+            ("maintenance", maintenance),
+            ("fully_paid", paid),
+        ):
+            total = np.zeros(n, dtype=object)
+            np.add.at(total, book.slot_account, values.astype(object))
+            setattr(state, name, total.astype(np.int64))
+    return state
+
+
+def sweep_remark(
+    book: Book, state: SweepState, prices: Mapping[int, float] | Mapping[str, float]
+) -> IndexArray:
+    """Apply new ``prices`` (by instrument index or symbol) and re-margin only the holders of the
+    underlyings that moved. Returns the indices of the accounts re-margined."""
+    moved = book_set_prices(book, prices)
+    slots = book.slots_of_underlyings(int(u) for u in moved)
+    if not slots.size:
+        return np.empty(0, dtype=np.intp)
+    initial, maintenance, paid = state.engine.compute(slots)
+    owners = book.slot_account[slots]
+    for total, per_slot, new in (
+        (state.initial, state.slot_initial, initial),
+        (state.maintenance, state.slot_maintenance, maintenance),
+        (state.fully_paid, state.slot_fully_paid, paid),
+    ):
+        np.add.at(total, owners, new - per_slot[slots])
+        per_slot[slots] = new
+    accounts = np.unique(owners)
+    long, short = _values(book, accounts)
+    state.long_value[accounts] = long
+    state.short_value[accounts] = short
+    state.equity[accounts] = book.cash[accounts] - book.loan[accounts] + long - short
+    return accounts
+
+
+@dataclass(frozen=True)
+class AccountFigures:
+    """One account's figures as the contract states them (``Decimal``, ratios to 4 places)."""
+
+    account_id: Any
+    equity: Decimal
+    initial_requirement: Decimal
+    maintenance_requirement: Decimal
+    excess_initial: Decimal
+    excess_maintenance: Decimal
+    margin_ratio: Decimal | None
+    collateral_ratio: Decimal | None
+
+
+def account_figures(book: Book, state: SweepState, account: int) -> AccountFigures:
+    """The sweep's figures for one account in ``Decimal`` (equity recomputed exactly from the
+    positions, so the ratio is the one ``margin_compute`` would print)."""
+    first = book.slot_start[book.account_slot_start[account]]
+    last = book.slot_start[book.account_slot_start[account + 1]]
+    long = short = Decimal(0)
+    for row in range(int(first), int(last)):
+        instrument = int(book.position_instrument[row])
+        value = (
+            Decimal(repr(float(book.position_quantity[row])))
+            * book.price_decimal(instrument)
+            * book.instruments[instrument].multiplier
+        )
+        if value > 0:
+            long += value
+        else:
+            short -= value
+    cash, loan = book.cash_exact[account], book.loan_exact[account]
+    equity = cash - loan + long - short
+    digits = MINOR_UNITS.get(book.currency, 2)
+    initial = Decimal(int(state.initial[account])).scaleb(-digits)
+    maintenance = Decimal(int(state.maintenance[account])).scaleb(-digits)
+    paid = Decimal(int(state.fully_paid[account])).scaleb(-digits)
+    ratio = None
+    if maintenance - paid > 0:
+        ratio = ((equity - paid) / (maintenance - paid)).quantize(RATIO_PLACES)
+    owed = loan + max(-cash, Decimal(0)) + short
+    collateral = None
+    if owed > 0:
+        collateral = ((max(cash, Decimal(0)) + long) / owed).quantize(RATIO_PLACES)
+    return AccountFigures(
+        account_id=book.account_ids[account],
+        equity=equity,
+        initial_requirement=initial,
+        maintenance_requirement=maintenance,
+        excess_initial=equity - initial,
+        excess_maintenance=equity - maintenance,
+        margin_ratio=ratio,
+        collateral_ratio=collateral,
+    )

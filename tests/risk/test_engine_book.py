@@ -1,0 +1,267 @@
+"""The book sweep gives, account by account, what ``margin_compute`` gives for that account.
+
+Random books of accounts sharing one option chain (prices drawn freely, arbitrage allowed, so
+the closed forms' refusals are exercised too), in the shapes the closed forms cover and in shapes
+they do not: requirements must be equal to the cent, the ratios to the fourth place. The
+incremental re-mark must land where a full sweep at the new prices lands.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from risk.engine.book import BookAccount, book_build, book_from_portfolios
+from risk.engine.policies import margin_compute
+from risk.engine.portfolio import PortfolioError, Position, portfolio_parse
+from risk.engine.sweep import account_figures, sweep_full, sweep_remark
+from risk.engine.sweep_cboe import PATTERN_NAMES
+from tests.risk.cboe_builders import AS_OF, FAR, NEAR, book, option, stock
+
+MID = "2026-06-19"
+UNDERLYINGS = ("20.00", "47.50", "100.00", "233.10", "4.20", "61.2345")
+
+
+@st.composite
+def chains(draw: Any) -> tuple[list[dict], list[str]]:
+    """One underlying and a chain of options on it."""
+    price = Decimal(draw(st.sampled_from(UNDERLYINGS)))
+    kind = draw(st.sampled_from(["equity", "equity", "broad_index", "leveraged_etf"]))
+    if kind == "broad_index":
+        underlying = {"symbol": "U", "kind": "index", "price": str(price), "underlying_class": kind}
+    elif kind == "leveraged_etf":
+        underlying = {**stock("U", str(price)), "kind": "etf", "underlying_class": kind}
+        underlying["leverage"] = draw(st.sampled_from(["2", "3", "1.5"]))
+    else:
+        underlying = stock("U", str(price))
+    instruments = [underlying]
+    expiry = draw(st.sampled_from([NEAR, MID, FAR]))
+    for index in range(draw(st.integers(4, 8))):
+        right = "call" if index % 2 else "put"
+        strike = (price * draw(st.integers(70, 130)) / 100).quantize(Decimal("0.5"))
+        cents = draw(st.integers(1, max(2, int(price * 25))))
+        premium = Decimal(cents) / 100
+        if draw(st.integers(0, 9)) == 0:
+            premium += Decimal(draw(st.integers(1, 99))) / 10_000
+        instruments.append(
+            option(
+                f"O{index}",
+                "U",
+                right,
+                str(strike),
+                str(premium),
+                expiry=expiry if draw(st.integers(0, 4)) else draw(st.sampled_from([NEAR, FAR])),
+                exercise_style=draw(st.sampled_from(["american"] * 4 + ["european"])),
+            )
+        )
+    return instruments, [i["symbol"] for i in instruments[1:]]
+
+
+def _of(instruments: list[dict], right: str) -> list[str]:
+    return [i["symbol"] for i in instruments[1:] if i["right"] == right]
+
+
+@st.composite
+def accounts(draw: Any, instruments: list[dict]) -> dict[str, int]:
+    """One account's positions, in one of the common shapes or anything else."""
+    calls, puts = _of(instruments, "call"), _of(instruments, "put")
+    options = calls + puts
+    shape = draw(
+        st.sampled_from(["stock", "family", "lone", "straddle", "vertical", "condor", "any"])
+    )
+    n = draw(st.sampled_from([1, 1, 2, 3, 5]))
+    shares = draw(st.sampled_from([0, 100, 200, 300, 150, 1000]))
+    positions: dict[str, int] = {}
+    if shape == "stock":
+        positions["U"] = draw(st.sampled_from([100, -100, 250, -37, 1000, 5]))
+    elif shape == "family":
+        if shares:
+            positions["U"] = shares
+        if calls and draw(st.booleans()):
+            positions[draw(st.sampled_from(calls))] = -n
+        if puts and draw(st.booleans()):
+            positions[draw(st.sampled_from(puts))] = draw(st.sampled_from([1, 2, n]))
+    elif shape == "lone":
+        if shares:
+            positions["U"] = shares
+        if draw(st.booleans()) and puts:
+            positions[draw(st.sampled_from(puts))] = -n
+        elif calls:
+            positions[draw(st.sampled_from(calls))] = n
+    elif shape == "straddle" and calls and puts:
+        positions[draw(st.sampled_from(calls))] = -n
+        positions[draw(st.sampled_from(puts))] = -draw(st.sampled_from([n, 1, 2]))
+    elif shape == "vertical":
+        chain = draw(st.sampled_from([c for c in (calls, puts) if len(c) >= 2] or [options]))
+        if len(chain) >= 2:
+            short, long = draw(st.permutations(chain))[:2]
+            positions[short], positions[long] = -n, n
+    elif shape == "condor" and len(calls) >= 2 and len(puts) >= 2:
+        strike = {i["symbol"]: Decimal(i["strike"]) for i in instruments[1:]}
+        lp, sp = sorted(draw(st.permutations(puts))[:2], key=lambda s: strike[s])
+        sc, lc = sorted(draw(st.permutations(calls))[:2], key=lambda s: strike[s])
+        positions.update({lp: n, sp: -n, sc: -n, lc: n})
+    if shape == "any" or not positions:
+        for symbol in draw(st.lists(st.sampled_from(options), min_size=1, max_size=4, unique=True)):
+            positions[symbol] = draw(st.integers(-3, 3).filter(bool))
+        if draw(st.booleans()):
+            positions["U"] = draw(st.sampled_from([-200, -100, 100, 200, 300]))
+    return positions
+
+
+@st.composite
+def books(draw: Any, *, size: int = 8) -> list[dict]:
+    instruments, _ = draw(chains())
+    documents = []
+    for _ in range(size):
+        positions = draw(accounts(instruments))
+        cash = draw(st.sampled_from(["0", "1000", "-500", "25000.55"]))
+        loan = draw(st.sampled_from(["0", "0", "5000"]))
+        documents.append(
+            book(instruments, positions, cash=cash, loan=loan, volatility={"U": "0.35"})
+        )
+    return documents
+
+
+def _check(documents: list[dict], policy: str) -> Any:
+    portfolios = [portfolio_parse(d) for d in documents]
+    book_ = book_from_portfolios(portfolios)
+    state = sweep_full(book_, policy)
+    for index, portfolio in enumerate(portfolios):
+        expected = margin_compute(portfolio, policy)
+        got = account_figures(book_, state, index)
+        assert got.initial_requirement == expected.initial_requirement, (index, documents[index])
+        assert got.maintenance_requirement == expected.maintenance_requirement, index
+        assert got.equity == expected.equity
+        assert got.margin_ratio == expected.margin_ratio
+        assert got.collateral_ratio == expected.collateral_ratio
+        assert state.maintenance[index] == int(expected.maintenance_requirement * 100)
+        assert abs(state.equity[index] - float(expected.equity)) < 1e-6
+    return book_, state
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(books())
+def test_cboe_sweep_equals_margin_compute_account_by_account(documents: list[dict]) -> None:
+    _check(documents, "cboe-strategy")
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(books(), st.sampled_from(["span-like", "finra-pm"]))
+def test_scenario_sweep_equals_margin_compute_account_by_account(
+    documents: list[dict], policy: str
+) -> None:
+    _check(documents, policy)
+
+
+@hypothesis_settings(max_examples=80, deadline=None)
+@given(books(), st.sampled_from(["cboe-strategy", "span-like"]), st.integers(-30, 30))
+def test_remark_lands_where_a_full_sweep_lands(
+    documents: list[dict], policy: str, move: int
+) -> None:
+    portfolios = [portfolio_parse(d) for d in documents]
+    book_ = book_from_portfolios(portfolios)
+    state = sweep_full(book_, policy)
+    new = {"U": float(book_.price[book_.symbols["U"]]) * (1 + move / 100)}
+    new["U"] = round(new["U"], 2)
+    changed = sweep_remark(book_, state, new)
+    assert set(changed.tolist()) == {
+        int(a) for a in book_.slot_account[book_.slots_of_underlyings([book_.symbols["U"]])]
+    }
+    fresh = sweep_full(book_, policy)
+    assert np.array_equal(fresh.initial, state.initial)
+    assert np.array_equal(fresh.maintenance, state.maintenance)
+    assert np.array_equal(fresh.fully_paid, state.fully_paid)
+    assert np.allclose(fresh.equity, state.equity, rtol=0, atol=1e-6)
+    for index in range(book_.n_accounts):  # and the re-marked book is still margin_compute's
+        expected = margin_compute(book_.portfolio(index), policy)
+        assert state.maintenance[index] == int(expected.maintenance_requirement * 100)
+
+
+def _common_book() -> list[dict]:
+    instruments = [
+        stock("U", "50.00"),
+        option("C55", "U", "call", "55", "1.20"),
+        option("C60", "U", "call", "60", "0.40"),
+        option("P45", "U", "put", "45", "0.80"),
+        option("P40", "U", "put", "40", "0.30"),
+        option("P45F", "U", "put", "45", "2.10", expiry=FAR),
+    ]
+    shapes = [
+        {"U": 200, "C55": -2},  # covered call
+        {"U": 300, "C55": -2, "P45": 2},  # collar and stock
+        {"U": 100, "P45F": 1},  # protective put with loan value
+        {"C55": -2, "C60": 2},  # call vertical
+        {"P45": -3, "P40": 3},  # put vertical
+        {"P40": 2, "P45": -2, "C55": -2, "C60": 2},  # iron condor
+        {"P45": -1},  # naked put
+        {"U": -100},  # short stock
+        {"C55": -1, "P45": -1},  # short strangle
+        {"U": 500, "C60": 1},  # stock and a long call
+    ]
+    return [book(instruments, shape) for shape in shapes]
+
+
+def test_the_common_shapes_take_the_closed_forms() -> None:
+    book_, state = _check(_common_book(), "cboe-strategy")
+    patterns = [PATTERN_NAMES[p] for p in book_.cache["cboe_classes"]["pattern"]]
+    assert "other" not in patterns
+    assert state.engine.exact_calls == 0
+
+
+def test_an_unusual_shape_takes_the_exact_engine_and_its_answer_is_cached() -> None:
+    instruments = [
+        stock("U", "50.00"),
+        option("C50", "U", "call", "50", "3.00"),
+        option("C55", "U", "call", "55", "1.20"),
+        option("C60", "U", "call", "60", "0.40"),
+    ]
+    butterfly = {"C50": 1, "C55": -2, "C60": 1}
+    documents = [book(instruments, butterfly), book(instruments, butterfly)]
+    _, state = _check(documents, "cboe-strategy")
+    assert state.engine.exact_calls == 1  # the second account hit the cache
+
+
+def test_book_build_refuses_an_unknown_symbol_naming_the_field() -> None:
+    portfolio = portfolio_parse(_common_book()[0])
+    with pytest.raises(PortfolioError) as refused:
+        book_build(
+            currency="USD",
+            as_of=portfolio.as_of,
+            instruments=list(portfolio.instruments.values()),
+            accounts=[BookAccount(1, Decimal(0), Decimal(0), [Position("NOPE", Decimal(1))])],
+        )
+    assert refused.value.field == "accounts[0].positions[0].symbol"
+
+
+def test_scenario_sweep_without_a_needed_volatility_names_it() -> None:
+    portfolio = portfolio_parse(_common_book()[3])
+    book_ = book_from_portfolios([portfolio])
+    with pytest.raises(PortfolioError) as refused:
+        sweep_full(book_, "span-like")
+    assert refused.value.field == "volatility.U"
+
+
+def test_an_unknown_sweep_policy_is_refused() -> None:
+    book_ = book_from_portfolios([portfolio_parse(_common_book()[0])])
+    with pytest.raises(PortfolioError) as refused:
+        sweep_full(book_, "cn-rzrq")
+    assert refused.value.field == "policy"
+
+
+def test_remark_touches_only_the_holders_of_the_moved_underlying() -> None:
+    documents = _common_book()
+    documents.append(book([stock("V", "10.00")], {"V": 100}, as_of=AS_OF))
+    book_ = book_from_portfolios([portfolio_parse(d) for d in documents])
+    state = sweep_full(book_)
+    before = state.maintenance.copy()
+    changed = sweep_remark(book_, state, {"V": 12.0})
+    assert changed.tolist() == [len(documents) - 1]
+    assert state.maintenance[-1] == 300_00  # 25% of 1,200
+    assert np.array_equal(state.maintenance[:-1], before[:-1])
