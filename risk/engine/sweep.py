@@ -99,33 +99,28 @@ class SweepState:
         return np.where(denominator > 0, ratio, np.nan)
 
 
+def _rows_of(starts: IndexArray, ends: IndexArray) -> tuple[IndexArray, IndexArray]:
+    """The rows ``starts[i]:ends[i]`` concatenated, and for each row its ``i``."""
+    lengths = ends - starts
+    rows = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
+    return rows.astype(np.intp), np.repeat(np.arange(starts.size), lengths).astype(np.intp)
+
+
 def _values(book: Book, accounts: IndexArray | None = None) -> tuple[FloatArray, FloatArray]:
     """(long, short) market value per account (all, or ``accounts`` in the order given)."""
-    value = (
-        book.position_quantity
-        * book.price[book.position_instrument]
-        * book.multiplier[book.position_instrument]
-    )
     if accounts is None:
-        long = np.bincount(
-            book.position_account,
-            weights=np.where(value > 0, value, 0.0),
-            minlength=book.n_accounts,
+        rows = np.arange(book.position_account.size)
+        owner, size = book.position_account, book.n_accounts
+    else:
+        rows, owner = _rows_of(
+            book.slot_start[book.account_slot_start[accounts]],
+            book.slot_start[book.account_slot_start[accounts + 1]],
         )
-        short = np.bincount(
-            book.position_account,
-            weights=np.where(value < 0, -value, 0.0),
-            minlength=book.n_accounts,
-        )
-        return long.astype(np.float64), short.astype(np.float64)
-    first = book.slot_start[book.account_slot_start[accounts]]
-    last = book.slot_start[book.account_slot_start[accounts + 1]]
-    lengths = last - first
-    rows = np.repeat(first - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
-    owner = np.repeat(np.arange(accounts.size), lengths)
-    chosen = value[rows]
-    long = np.bincount(owner, weights=np.where(chosen > 0, chosen, 0.0), minlength=accounts.size)
-    short = np.bincount(owner, weights=np.where(chosen < 0, -chosen, 0.0), minlength=accounts.size)
+        size = accounts.size
+    instrument = book.position_instrument[rows]
+    value = book.position_quantity[rows] * book.price[instrument] * book.multiplier[instrument]
+    long = np.bincount(owner, weights=np.where(value > 0, value, 0.0), minlength=size)
+    short = np.bincount(owner, weights=np.where(value < 0, -value, 0.0), minlength=size)
     return long.astype(np.float64), short.astype(np.float64)
 
 
@@ -270,12 +265,7 @@ class ScenarioSweep:
 
     def _rows(self, slots: IndexArray) -> tuple[ScenarioBook, IndexArray]:
         book = self.book
-        first, last = book.slot_start[slots], book.slot_start[slots + 1]
-        lengths = last - first
-        rows = np.repeat(first - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(
-            lengths.sum()
-        )
-        group = np.repeat(np.arange(slots.size), lengths).astype(np.intp)
+        rows, group = _rows_of(book.slot_start[slots], book.slot_start[slots + 1])
         instrument = book.position_instrument[rows]
         underlying = book.underlying[instrument]
         option = book.is_option[instrument]

@@ -293,11 +293,21 @@ class CboeSweep:
         return out.initial, out.maintenance, out.fully_paid
 
     def _prices_ok(self, slots: IndexArray) -> BoolArray:
+        """Whether every price a slot reads is a whole number of 1e-4 units (and its underlying's
+        rates are whole hundredths)."""
         book = self.book
-        bad = ~self.price_ok[book.position_instrument]
-        per_slot = np.add.reduceat(bad, book.slot_start[:-1]) if bad.size else bad
         underlying = book.slot_underlying[slots]
-        return (per_slot[slots] == 0) & self.price_ok[underlying] & self.underlying_ok[underlying]
+        ok = self.price_ok[underlying] & self.underlying_ok[underlying]
+        if self.price_ok.all():
+            return ok
+        first, last = book.slot_start[slots], book.slot_start[slots + 1]
+        lengths = last - first
+        rows = np.repeat(first - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(
+            lengths.sum()
+        )
+        bad = ~self.price_ok[book.position_instrument[rows]]
+        owner = np.repeat(np.arange(slots.size), lengths)
+        return ok & (np.bincount(owner, weights=bad, minlength=slots.size) == 0)
 
     def _spot(self, slots: IndexArray) -> IntArray:
         return self.price_units[self.book.slot_underlying[slots]]
