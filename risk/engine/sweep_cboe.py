@@ -17,7 +17,10 @@ be written down. Each slot is classified once, from its legs (not its prices):
   that is cheaper);
 - ``CONDOR``: no stock, long put K1 < short put K2 <= short call K3 < long call K4, one expiry,
   multiplier and number of contracts (the netted iron condor, when it is strictly the cheapest
-  grouping of its legs).
+  grouping of its legs);
+- ``BUTTERFLY``: no stock, long K1 < short K2 < long K3 of one right, expiry and multiplier, n,
+  2n and n contracts (the netted butterfly, broken wings included, when it is strictly the
+  cheapest grouping of its legs).
 
 For each, the closed form below follows the exact engine step by step (which leg the flow covers,
 pairs or leaves naked, what the hedge step hands to protective puts and collars, what the netting
@@ -52,8 +55,8 @@ from risk.engine.result import MINOR_UNITS, round_up
 
 IntArray = NDArray[np.int64]
 
-OTHER, STOCK, FAMILY, LONE, STRADDLE, VERTICAL, CONDOR = range(7)
-PATTERN_NAMES = ("other", "stock", "family", "lone", "straddle", "vertical", "condor")
+OTHER, STOCK, FAMILY, LONE, STRADDLE, VERTICAL, CONDOR, BUTTERFLY = range(8)
+PATTERN_NAMES = ("other", "stock", "family", "lone", "straddle", "vertical", "condor", "butterfly")
 LONG_CALL, SHORT_CALL, LONG_PUT, SHORT_PUT = range(4)
 PRICE_UNITS = 10_000  # prices in 1e-4
 MICRO = 1_000_000
@@ -79,11 +82,15 @@ def _classify(book: Book) -> dict[str, Any]:
     ]
     count = [np.bincount(slot, weights=r, minlength=n_slots).astype(np.int64) for r in roles]
     role_position = []
+    role_first = []
     rows = np.arange(slot.size)
     for r in roles:
         where = np.full(n_slots, -1, dtype=np.intp)
         where[slot[r]] = rows[r]
         role_position.append(where)
+        first = np.full(n_slots, -1, dtype=np.intp)
+        first[slot[r][::-1]] = rows[r][::-1]
+        role_first.append(first)
     stock = np.bincount(slot, weights=np.where(option, 0.0, quantity), minlength=n_slots)
     options = count[0] + count[1] + count[2] + count[3]
     whole = (quantity == np.rint(quantity)) & (np.abs(quantity) <= _MAX_QUANTITY)
@@ -144,10 +151,31 @@ def _classify(book: Book) -> dict[str, Any]:
     condor &= (strike[LONG_PUT] < strike[SHORT_PUT]) & (strike[SHORT_PUT] <= strike[SHORT_CALL])
     condor &= strike[SHORT_CALL] < strike[LONG_CALL]
     pattern[condor] = CONDOR
+    for short, long_role in ((SHORT_CALL, LONG_CALL), (SHORT_PUT, LONG_PUT)):
+        first = role_first[long_role]
+        safe = np.maximum(first, 0)
+        low_strike = np.where(first >= 0, book.strike[instrument[safe]], 0.0)
+        low_size = np.where(first >= 0, np.abs(quantity[safe]), 0.0)
+        butterfly = (stock == 0) & (options == 3) & one[short] & (count[long_role] == 2)
+        butterfly &= (m[short] == m[long_role]) & (expiry[short] == expiry[long_role])
+        butterfly &= np.where(first >= 0, book.multiplier[instrument[safe]], 0) == m[short]
+        butterfly &= np.where(first >= 0, book.expiry_days[instrument[safe]], -1) == expiry[short]
+        butterfly &= (low_size == size(long_role)) & (size(short) == 2 * low_size)
+        low, high = (
+            np.minimum(low_strike, strike[long_role]),
+            np.maximum(low_strike, strike[long_role]),
+        )
+        butterfly &= (low < strike[short]) & (strike[short] < high)
+        pattern[butterfly] = BUTTERFLY
     pattern[bad & (pattern != STOCK)] = OTHER
     pattern[bad & (pattern == STOCK) & (np.abs(stock) > _MAX_QUANTITY)] = OTHER
     pattern[(pattern == STOCK) & (stock != np.rint(stock))] = OTHER
-    return {"pattern": pattern, "role_position": role_position, "stock": stock}
+    return {
+        "pattern": pattern,
+        "role_position": role_position,
+        "role_first": role_first,
+        "stock": stock,
+    }
 
 
 def _units(rate: Decimal, per: int) -> int | None:
@@ -276,6 +304,7 @@ class CboeSweep:
             (STRADDLE, self._straddle),
             (VERTICAL, self._vertical),
             (CONDOR, self._condor),
+            (BUTTERFLY, self._butterfly),
         ):
             chosen = np.flatnonzero(pattern == code)
             if not chosen.size:
@@ -312,10 +341,10 @@ class CboeSweep:
     def _spot(self, slots: IndexArray) -> IntArray:
         return self.price_units[self.book.slot_underlying[slots]]
 
-    def _leg(self, slots: IndexArray, role: int) -> dict[str, Any]:
+    def _leg(self, slots: IndexArray, role: int, *, first: bool = False) -> dict[str, Any]:
         """One role's leg per slot: present, contracts, strike and price units, multiplier..."""
         book = self.book
-        position = self.classes["role_position"][role][slots]
+        position = self.classes["role_first" if first else "role_position"][role][slots]
         present = position >= 0
         safe = np.maximum(position, 0)
         instrument = book.position_instrument[safe]
@@ -527,6 +556,69 @@ class CboeSweep:
         g.add(np.ones(slots.size, bool), held, held, np.maximum(n * (V1 + V4) - n * (V2 + V3), 0))
         for leg in (lp, sp, sc, lc):
             ok &= leg["strike_ok"]
+        return ~ok
+
+    def _butterfly(self, slots: IndexArray, g: _Groups) -> BoolArray:
+        """The netted butterfly (n, -2n, n), when strictly cheaper than every other grouping of
+        its legs: its two spreads, the short leg naked (or, for puts, as a bounded structure of
+        its own) with one or both longs apart, or a three-leg structure with one long apart."""
+        S = self._spot(slots)
+        is_call = self.classes["role_position"][SHORT_CALL][slots] >= 0
+        call, put = self._leg(slots, SHORT_CALL), self._leg(slots, SHORT_PUT)
+        short = {k: np.where(is_call, call[k], put[k]) for k in call}
+        longs = []
+        for first in (True, False):
+            call_leg = self._leg(slots, LONG_CALL, first=first)
+            put_leg = self._leg(slots, LONG_PUT, first=first)
+            longs.append({k: np.where(is_call, call_leg[k], put_leg[k]) for k in call_leg})
+        low_first = longs[0]["K"] < longs[1]["K"]
+        one = {k: np.where(low_first, longs[0][k], longs[1][k]) for k in longs[0]}
+        three = {k: np.where(low_first, longs[1][k], longs[0][k]) for k in longs[0]}
+        m, n = short["m"], one["n"]
+        K1, K2, K3 = one["K"], short["K"], three["K"]
+        V1, V2, V3 = one["P"] * m * 100, short["P"] * m * 100, three["P"] * m * 100
+
+        def intrinsic(strike: IntArray, at: IntArray) -> IntArray:
+            return np.where(is_call, np.maximum(at - strike, 0), np.maximum(strike - at, 0))
+
+        def structure(legs: list[tuple[IntArray, int]], values: IntArray) -> IntArray:
+            """Per unit: max loss over 0 and every strike, plus values; huge if unbounded."""
+            worst = np.zeros(slots.size, np.int64)
+            for at in [np.zeros(slots.size, np.int64), K1, K2, K3]:
+                loss = -sum((q * intrinsic(k, at) for k, q in legs), np.zeros(slots.size, np.int64))
+                worst = np.maximum(worst, loss * m * 100)
+            cost = np.maximum(worst + values, 0)
+            unbounded = is_call & (sum(q for _, q in legs) < 0)
+            return np.where(unbounded, np.int64(2**62), cost)
+
+        butterfly = structure([(K1, 1), (K2, -2), (K3, 1)], V1 + V3 - 2 * V2)
+        naked = (
+            np.where(
+                is_call,
+                self._naked_per_share(slots, S, short, True),
+                self._naked_per_share(slots, S, short, False),
+            )
+            * m
+        )
+        alone = np.minimum(naked, structure([(K2, -1)], -V2))
+        l1, l3 = one["lr"] * one["P"] * m, three["lr"] * three["P"] * m
+        s12 = structure([(K1, 1), (K2, -1)], V1 - V2)
+        s32 = structure([(K3, 1), (K2, -1)], V3 - V2)
+        alternatives = [
+            s12 + s32,
+            s12 + alone + l3,
+            s32 + alone + l1,
+            2 * alone + l1 + l3,
+            structure([(K1, 1), (K2, -2)], V1 - 2 * V2) + l3,
+            structure([(K3, 1), (K2, -2)], V3 - 2 * V2) + l1,
+            structure([(K1, 1), (K2, -1), (K3, 1)], V1 + V3 - V2) + alone,
+        ]
+        ok = (n > 0) & one["strike_ok"] & short["strike_ok"] & three["strike_ok"]
+        ok = ok.astype(bool)
+        for alternative in alternatives:
+            ok &= butterfly < alternative
+        held = n * butterfly  # bounded and floored: ok only where it is the cheapest
+        g.add(ok, held, held, np.maximum(n * (V1 + V3) - n * 2 * V2, 0))
         return ~ok
 
     # --- the exact engine -----------------------------------------------------------------

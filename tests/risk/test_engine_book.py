@@ -73,7 +73,9 @@ def accounts(draw: Any, instruments: list[dict]) -> dict[str, int]:
     calls, puts = _of(instruments, "call"), _of(instruments, "put")
     options = calls + puts
     shape = draw(
-        st.sampled_from(["stock", "family", "lone", "straddle", "vertical", "condor", "any"])
+        st.sampled_from(
+            ["stock", "family", "lone", "straddle", "vertical", "condor", "butterfly", "any"]
+        )
     )
     n = draw(st.sampled_from([1, 1, 2, 3, 5]))
     shares = draw(st.sampled_from([0, 100, 200, 300, 150, 1000]))
@@ -107,6 +109,12 @@ def accounts(draw: Any, instruments: list[dict]) -> dict[str, int]:
         lp, sp = sorted(draw(st.permutations(puts))[:2], key=lambda s: strike[s])
         sc, lc = sorted(draw(st.permutations(calls))[:2], key=lambda s: strike[s])
         positions.update({lp: n, sp: -n, sc: -n, lc: n})
+    elif shape == "butterfly":
+        chain = draw(st.sampled_from([c for c in (calls, puts) if len(c) >= 3] or [options]))
+        strike = {i["symbol"]: Decimal(i["strike"]) for i in instruments[1:]}
+        picked = sorted(draw(st.permutations(chain))[:3], key=lambda s: strike[s])
+        if len(picked) == 3 and len({strike[s] for s in picked}) == 3:
+            positions.update({picked[0]: n, picked[1]: -2 * n, picked[2]: n})
     if shape == "any" or not positions:
         for symbol in draw(st.lists(st.sampled_from(options), min_size=1, max_size=4, unique=True)):
             positions[symbol] = draw(st.integers(-3, 3).filter(bool))
@@ -192,6 +200,7 @@ def _common_book() -> list[dict]:
         option("P45", "U", "put", "45", "0.80"),
         option("P40", "U", "put", "40", "0.30"),
         option("P45F", "U", "put", "45", "2.10", expiry=FAR),
+        option("C50", "U", "call", "50", "3.00"),
     ]
     shapes = [
         {"U": 200, "C55": -2},  # covered call
@@ -204,6 +213,7 @@ def _common_book() -> list[dict]:
         {"U": -100},  # short stock
         {"C55": -1, "P45": -1},  # short strangle
         {"U": 500, "C60": 1},  # stock and a long call
+        {"C50": 1, "C55": -2, "C60": 1},  # long call butterfly
     ]
     return [book(instruments, shape) for shape in shapes]
 
@@ -218,12 +228,11 @@ def test_the_common_shapes_take_the_closed_forms() -> None:
 def test_an_unusual_shape_takes_the_exact_engine_and_its_answer_is_cached() -> None:
     instruments = [
         stock("U", "50.00"),
-        option("C50", "U", "call", "50", "3.00"),
         option("C55", "U", "call", "55", "1.20"),
-        option("C60", "U", "call", "60", "0.40"),
+        option("C55F", "U", "call", "55", "4.10", expiry=FAR),
     ]
-    butterfly = {"C50": 1, "C55": -2, "C60": 1}
-    documents = [book(instruments, butterfly), book(instruments, butterfly)]
+    calendar = {"C55": -2, "C55F": 2}
+    documents = [book(instruments, calendar), book(instruments, calendar)]
     _, state = _check(documents, "cboe-strategy")
     assert state.engine.exact_calls == 1  # the second account hit the cache
 
