@@ -25,7 +25,9 @@ from risk.engine.book import Book, book_from_arrays
 from risk.engine.policies import margin_compute
 from risk.engine.portfolio import Instrument, Portfolio, Position, portfolio_parse
 from risk.engine.pricing import black_scholes
+from risk.engine.stress import book_stress, shock_scenario
 from risk.engine.sweep import sweep_full, sweep_remark
+from risk.engine.whatif import liquidation_prices
 
 AS_OF = date(2026, 11, 26)
 UNDERLYINGS = 100
@@ -150,18 +152,30 @@ def _accounts(
 
 
 def _book(count: int, seed: int = 7) -> Book:
+    return book_from_arrays(**_book_arrays(count, seed))
+
+
+def _book_arrays(count: int, seed: int = 7) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     instruments, volatility = _chain(rng)
     accounts, _ = _accounts(rng, count)
     account = np.repeat(np.arange(count), 8)
     instrument = np.array([i for a in accounts for i, _ in a], dtype=np.intp)
     quantity = np.array([q for a in accounts for _, q in a], dtype=np.float64)
-    cash = [Decimal(int(c)) for c in rng.integers(-20_000, 200_000, size=count)]
-    loan = [Decimal(int(x)) for x in rng.integers(0, 50_000, size=count)]
+    # Financed like margin clients: a loan of 20-70% of the long stock, some spare cash.
+    prices = np.array([float(i.price) * float(i.multiplier) for i in instruments])
+    value = np.bincount(account, weights=quantity * prices[instrument], minlength=count)
+    stock_value = np.bincount(
+        account,
+        weights=np.where(instrument < UNDERLYINGS, quantity * prices[instrument], 0.0),
+        minlength=count,
+    )
+    loan = [Decimal(int(x)) for x in np.maximum(stock_value, 0) * rng.uniform(0.2, 0.7, count)]
+    cash = [Decimal(int(c)) for c in np.abs(value) * rng.uniform(-0.02, 0.15, count)]
     vol = np.full(len(instruments), np.nan)
     for symbol, sigma in volatility.items():
         vol[int(symbol[1:])] = float(sigma)
-    return book_from_arrays(
+    return dict(
         currency="USD",
         as_of=AS_OF,
         instruments=instruments,
@@ -407,8 +421,9 @@ def _peer(me: Any, document: dict[str, Any]) -> Decimal:
 def run(args: list[str]) -> None:
     count = int(args[0]) if args else 100_000
     print(f"risk engine bench: {count:,} accounts x 8 positions, {UNDERLYINGS} underlyings")
+    arrays = _book_arrays(count)
     started = time.perf_counter()
-    book = _book(count)
+    book = book_from_arrays(**arrays)
     options = int(book.is_option[book.position_instrument].sum())
     print(
         f"  book built from arrays           {time.perf_counter() - started:8.3f} s   "
@@ -457,6 +472,15 @@ def run(args: list[str]) -> None:
             f"median of 10 ticks of +-1%)"
         )
 
+    started = time.perf_counter()
+    stressed = book_stress(book, shock_scenario("1987-10-19"))
+    print(
+        f"  book stress, 1987-10-19 (-20.47%) {time.perf_counter() - started:7.3f} s   "
+        f"(book loss {stressed.book_loss:,.0f}; accounts under each line: "
+        + ", ".join(f"{k} {v:,}" for k, v in stressed.below_counts.items())
+        + ")"
+    )
+
     sample = list(range(0, count, max(1, count // 300)))[:300]
     portfolios = [book.portfolio(a) for a in sample]
     latencies = []
@@ -477,6 +501,12 @@ def run(args: list[str]) -> None:
         "(cboe-strategy, 8 positions); "
         f"with JSON parsing {statistics.median(parsed) * 1000:.2f} ms"
     )
+
+    started = time.perf_counter()
+    for portfolio in portfolios[:20]:
+        liquidation_prices(portfolio)
+    each = (time.perf_counter() - started) / 20
+    print(f"  liquidation prices, one account   {each * 1000:7.1f} ms (every underlying it holds)")
 
     naive_accounts = sample[:200]
     rows = _orm_rows(book, naive_accounts)

@@ -39,7 +39,7 @@ from risk.engine.portfolio import Instrument, Portfolio, PortfolioError
 from risk.engine.pricing import black_scholes
 from risk.engine.result import MarginResult
 from risk.engine.scenario import DAYS_PER_YEAR
-from risk.engine.sweep import sweep_full
+from risk.engine.sweep import ladder_line, sweep_full
 
 PRICE_PLACES = Decimal("0.0001")
 DEFAULT_LADDER: tuple[tuple[str, Decimal], ...] = (
@@ -321,13 +321,13 @@ def book_stress(
         after = sweep_full(book, policy, parameters)
     finally:
         book.price, book.volatility = saved_price, saved_volatility
-    ratio = np.round(after.margin_ratio, 4)  # to the contract's four places
-    line = np.full(book.n_accounts, -1, dtype=np.int64)
-    counts = {}
-    for index, (name, threshold) in sorted(enumerate(ladder), key=lambda x: -x[1][1]):
-        under = ~np.isnan(ratio) & (np.nan_to_num(ratio, nan=np.inf) < float(threshold))
-        line[under] = index  # from the highest line to the lowest: the lowest wins
-        counts[name] = int(under.sum())
+    ratio = after.margin_ratio
+    line = ladder_line(ratio, ladder)
+    rounded = np.round(ratio, 4)
+    counts = {
+        name: int(np.count_nonzero(~np.isnan(rounded) & (rounded < float(threshold))))
+        for name, threshold in ladder
+    }
     loss = before.equity - after.equity
     return BookStress(
         shock=shock,

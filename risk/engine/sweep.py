@@ -26,7 +26,7 @@ a rounding step of a half-millionth).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -413,6 +413,18 @@ def sweep_remark(
     state.short_value[accounts] = short
     state.equity[accounts] = book.cash[accounts] - book.loan[accounts] + long - short
     return accounts
+
+
+def ladder_line(ratio: FloatArray, ladder: Sequence[tuple[str, Decimal]]) -> NDArray[np.int64]:
+    """Per account, the index in ``ladder`` ((name, margin ratio) lines) of the lowest line its
+    ratio is under, -1 for none. The ratio is taken to the contract's four places first, as
+    ``margin_compute`` prints it; an account without a ratio (NaN) is under no line."""
+    rounded = np.round(ratio, 4)
+    line = np.full(ratio.shape, -1, dtype=np.int64)
+    for index, (_, threshold) in sorted(enumerate(ladder), key=lambda item: -item[1][1]):
+        under = ~np.isnan(rounded) & (np.nan_to_num(rounded, nan=np.inf) < float(threshold))
+        line[under] = index  # from the highest line to the lowest: the lowest wins
+    return line
 
 
 @dataclass(frozen=True)

@@ -274,3 +274,11 @@ def test_remark_touches_only_the_holders_of_the_moved_underlying() -> None:
     assert changed.tolist() == [len(documents) - 1]
     assert state.maintenance[-1] == 300_00  # 25% of 1,200
     assert np.array_equal(state.maintenance[:-1], before[:-1])
+
+
+def test_ladder_line_is_the_lowest_line_under_at_four_places() -> None:
+    from risk.engine.stress import DEFAULT_LADDER
+    from risk.engine.sweep import ladder_line
+
+    ratio = np.array([np.nan, 2.0, 1.4, 1.299996, 1.29994, 1.1, 0.5])
+    assert ladder_line(ratio, DEFAULT_LADDER).tolist() == [-1, -1, 0, 0, 1, 2, 3]
