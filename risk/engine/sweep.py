@@ -137,9 +137,19 @@ def _to_micro(values: FloatArray) -> NDArray[Any]:
     even on its exact binary value (recomputed in ``Decimal`` where the float product is near a
     half)."""
     scaled = values * _MICRO
-    micro = np.rint(scaled)
+    if values.size and np.abs(values).max() > 9e12:  # beyond int64 millionths: in Decimal
+        return np.asarray(
+            [
+                int(
+                    Decimal(float(v)).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+                    * _MICRO
+                )
+                for v in values
+            ],
+            dtype=object,
+        )
+    out = np.rint(scaled).astype(np.int64)
     near = np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) < 1e-3
-    out = micro.astype(np.int64).astype(object)
     for at in np.flatnonzero(near):
         out[at] = int(
             Decimal(float(values[at])).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
@@ -149,9 +159,17 @@ def _to_micro(values: FloatArray) -> NDArray[Any]:
 
 
 def _ceil_div(numerator: NDArray[Any], denominator: Any) -> IntArray:
-    """ceil(max(n, 0) / d) on Python integers (object arrays): exact at any size."""
+    """ceil(max(n, 0) / d), exact on int64 or on Python integers (object arrays)."""
     clipped = np.where(numerator > 0, numerator, 0)
     return np.asarray(-((-clipped) // denominator), dtype=np.int64)
+
+
+def _widen(bound: float, *arrays: NDArray[Any]) -> list[NDArray[Any]]:
+    """The arrays as they are when products up to ``bound`` fit in int64, else as Python
+    integers (object arrays), so the rational arithmetic below never overflows."""
+    if bound < 2.0**62:
+        return list(arrays)
+    return [np.asarray(a).astype(object) for a in arrays]
 
 
 class ScenarioSweep:
@@ -221,7 +239,8 @@ class ScenarioSweep:
             self.volatility_shift = np.zeros(n)
             self.extreme_multiple = np.zeros(n)
             self.extreme_weight = np.zeros(n)
-            self.minimum: list[tuple[int, int]] = [(0, 1)] * n
+            self.minimum_numerator = np.zeros(n, np.int64)
+            self.minimum_denominator = np.ones(n, np.int64)
             for u in held:
                 product = _span_product(
                     view, book.instruments[u], parameters_read, options=bool(with_options[u])
@@ -230,7 +249,13 @@ class ScenarioSweep:
                 self.volatility_shift[u] = float(product.volatility_shift)
                 self.extreme_multiple[u] = float(product.extreme_multiple)
                 self.extreme_weight[u] = float(product.extreme_weight)
-                self.minimum[u] = _rational(product.short_option_minimum)
+                a, b = _rational(product.short_option_minimum)
+                if max(a, b) >= 2**31:
+                    raise PortfolioError(
+                        f"parameters.short_option_minimum.{book.instruments[u].symbol}",
+                        "too many decimal places",
+                    )
+                self.minimum_numerator[u], self.minimum_denominator[u] = a, b
         else:
             parameters_read = PolicyParameters(
                 view,
@@ -301,13 +326,22 @@ class ScenarioSweep:
             )
             loss = group_loss(scenario.group, profit, groups).max(axis=1)
             notional = _to_micro(short_option_notional(scenario, groups))
-            numerator = np.asarray([self.minimum[u][0] for u in slot_underlying], dtype=object)
-            denominator = np.asarray([self.minimum[u][1] for u in slot_underlying], dtype=object)
+            numerator = self.minimum_numerator[slot_underlying]
+            denominator = self.minimum_denominator[slot_underlying]
             scan = _to_micro(loss)
+            c, d = self.initial_ratio
+            bound = (
+                float(max(np.abs(scan).max(initial=0), np.abs(notional).max(initial=0)))
+                * float(max(numerator.max(initial=1), denominator.max(initial=1)))
+                * float(max(c, d))
+                * float(self.per_minor)
+            )
+            scan, notional, numerator, denominator = _widen(
+                bound, scan, notional, numerator, denominator
+            )
             # max(scan, minimum), as a fraction over the minimum rate's denominator
             over = np.maximum(scan * denominator, numerator * notional)
             maintenance = _ceil_div(over, denominator * self.per_minor)
-            c, d = self.initial_ratio
             initial = _ceil_div(over * c, denominator * (d * self.per_minor))
         else:
             fractions = _FINRA_FRACTIONS[None, :]
@@ -321,8 +355,13 @@ class ScenarioSweep:
             )
             loss = group_loss(scenario.group, profit, groups).max(axis=1)
             units = _to_micro(contract_units(scenario, groups))
+            scan = _to_micro(loss)
             a, b = self.minimum_per_contract
-            over = np.maximum(_to_micro(loss) * b, units * a)
+            bound = float(max(np.abs(scan).max(initial=0), np.abs(units).max(initial=0))) * float(
+                max(a, b) * self.per_minor
+            )
+            scan, units = _widen(bound, scan, units)
+            over = np.maximum(scan * b, units * a)
             maintenance = _ceil_div(over, b * self.per_minor)
             initial = maintenance.copy()
         return initial, maintenance, np.zeros(groups, np.int64)

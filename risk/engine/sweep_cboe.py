@@ -60,8 +60,10 @@ PATTERN_NAMES = ("other", "stock", "family", "lone", "straddle", "vertical", "co
 LONG_CALL, SHORT_CALL, LONG_PUT, SHORT_PUT = range(4)
 PRICE_UNITS = 10_000  # prices in 1e-4
 MICRO = 1_000_000
-_MAX_QUANTITY = 10_000_000  # beyond, int64 products could overflow: exact engine
-_MAX_PRICE_UNITS = 10_000_000_000  # 1,000,000.0000
+# The closed forms' int64 products stay below 1e18 (rate 100 x price units 1e9 x units 1e6,
+# plus a few such terms): beyond these bounds a slot goes to the exact engine.
+_MAX_UNITS = 1_000_000  # shares, or contracts x multiplier, in one position
+_MAX_PRICE_UNITS = 1_000_000_000  # prices and strikes up to 100,000.0000
 EXACT_CACHE_SIZE = 200_000
 
 
@@ -93,9 +95,10 @@ def _classify(book: Book) -> dict[str, Any]:
         role_first.append(first)
     stock = np.bincount(slot, weights=np.where(option, 0.0, quantity), minlength=n_slots)
     options = count[0] + count[1] + count[2] + count[3]
-    whole = (quantity == np.rint(quantity)) & (np.abs(quantity) <= _MAX_QUANTITY)
-    multiplier = book.multiplier[instrument]
-    whole &= ~option | ((multiplier == np.rint(multiplier)) & (multiplier <= _MAX_QUANTITY))
+    multiplier = np.where(option, book.multiplier[instrument], 1.0)
+    whole = (quantity == np.rint(quantity)) & (multiplier == np.rint(multiplier))
+    whole &= np.abs(quantity) * multiplier <= _MAX_UNITS
+    whole &= ~option | (book.strike[instrument] * PRICE_UNITS < _MAX_PRICE_UNITS)
     bad = np.bincount(slot, weights=~whole, minlength=n_slots) > 0
 
     def leg(role: int, values: NDArray[Any]) -> NDArray[Any]:
@@ -167,9 +170,8 @@ def _classify(book: Book) -> dict[str, Any]:
         )
         butterfly &= (low < strike[short]) & (strike[short] < high)
         pattern[butterfly] = BUTTERFLY
-    pattern[bad & (pattern != STOCK)] = OTHER
-    pattern[bad & (pattern == STOCK) & (np.abs(stock) > _MAX_QUANTITY)] = OTHER
-    pattern[(pattern == STOCK) & (stock != np.rint(stock))] = OTHER
+    pattern[bad] = OTHER
+    pattern[np.abs(stock) > _MAX_UNITS] = OTHER
     return {
         "pattern": pattern,
         "role_position": role_position,

@@ -150,7 +150,9 @@ def _check(documents: list[dict], policy: str) -> Any:
         assert got.margin_ratio == expected.margin_ratio
         assert got.collateral_ratio == expected.collateral_ratio
         assert state.maintenance[index] == int(expected.maintenance_requirement * 100)
-        assert abs(state.equity[index] - float(expected.equity)) < 1e-6
+        # the float64 equity: to a millionth, or to float precision on amounts in the trillions
+        tolerance = max(1e-6, 1e-15 * abs(float(expected.equity)))
+        assert abs(state.equity[index] - float(expected.equity)) <= tolerance
     return book_, state
 
 
@@ -282,3 +284,21 @@ def test_ladder_line_is_the_lowest_line_under_at_four_places() -> None:
 
     ratio = np.array([np.nan, 2.0, 1.4, 1.299996, 1.29994, 1.1, 0.5])
     assert ladder_line(ratio, DEFAULT_LADDER).tolist() == [-1, -1, 0, 0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("policy", ["span-like", "finra-pm", "cboe-strategy"])
+def test_amounts_beyond_int64_millionths_are_still_exact(policy: str) -> None:
+    instruments = [
+        stock("U", "99999.99"),
+        option("P", "U", "put", "99000", "1200.55"),
+        option("C", "U", "call", "99999.5", "800.15"),
+    ]
+    documents = [
+        book(instruments, {"U": 3_000_000_000, "P": -20_000_000}, volatility={"U": "0.35"}),
+        book(instruments, {"C": -50_000_000, "P": -1}, volatility={"U": "0.35"}),
+        book(instruments, {"U": 100, "C": -1}, volatility={"U": "0.35"}),
+        book(instruments, {"U": 999_900, "C": -9_999}, volatility={"U": "0.35"}),  # at the bound
+        book(instruments, {"U": 1_000_100, "C": -10_001}, volatility={"U": "0.35"}),
+        book(instruments, {"U": 1.5, "P": 1}, volatility={"U": "0.35"}),  # a fractional share
+    ]
+    _check(documents, policy)
