@@ -3,3 +3,68 @@ from django.apps import AppConfig
 
 class KycConfig(AppConfig):
     name = "kyc"
+
+    def ready(self) -> None:
+        from datetime import timedelta
+
+        from django.utils.translation import gettext_noop
+
+        from kyc import screening_link, services
+        from platform_core.hooks import (
+            ApprovableAction,
+            MenuEntry,
+            ScheduledTask,
+            approvable_actions,
+            menu_entries,
+            scheduled_tasks,
+        )
+        from platform_core.tenancy.roles import Role
+
+        try:  # the screening app's subject source (kyc.screening.hooks), once it offers one
+            from kyc.screening import hooks as screening_hooks
+        except ImportError:
+            screening_hooks = None
+        source = getattr(screening_hooks, "subject_source", None)
+        if source is not None and hasattr(source, "register"):
+            source.register(screening_link.subject_source)
+        elif source is not None and hasattr(source, "connect"):
+            source.connect(screening_link.subject_source)
+
+        approvable_actions.register(
+            ApprovableAction(
+                key=services.APPROVE_ACTION,
+                description="Approve a high-risk or politically exposed client (senior approver)",
+                maker_roles=frozenset({Role.COMPLIANCE_OFFICER, Role.TENANT_ADMIN}),
+                approver_role=Role.TENANT_ADMIN,
+                validate=services.case_approve_validate,
+                execute=services.case_approve_execute,
+                expires_after=timedelta(days=7),
+            )
+        )
+        scheduled_tasks.register(
+            ScheduledTask(
+                key="kyc-reviews-due",
+                task="kyc.tasks.reviews_open_due_all_task",
+                every=timedelta(days=1),
+            )
+        )
+        menu_entries.register(
+            MenuEntry(
+                key="kyc.cases",
+                area="console",
+                label=gettext_noop("KYC cases"),
+                url_name="console-kyc-cases",
+                roles=frozenset({Role.COMPLIANCE_OFFICER, Role.TENANT_ADMIN}),
+                order=30,
+            )
+        )
+        menu_entries.register(
+            MenuEntry(
+                key="kyc.onboarding",
+                area="portal",
+                label=gettext_noop("Onboarding"),
+                url_name="portal-onboarding",
+                roles=frozenset({Role.CLIENT}),
+                order=5,
+            )
+        )

@@ -3,12 +3,14 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from kyc.urls import console_urlpatterns as kyc_console_urlpatterns
+from kyc.urls import portal_urlpatterns as kyc_portal_urlpatterns
 from ledger import reconciliation_views
 from ledger import views as ledger_views
 from ledger.por_urls import portal_urlpatterns as por_portal_urlpatterns
 from platform_core import views
 from platform_core.admin_site import platform_admin_site
-from platform_core.audit import approvals_views, notifications_views
+from platform_core.audit import approvals_views, notifications_views, report_views
 
 urlpatterns = [
     path("", views.portal_home, name="portal-home"),
@@ -72,7 +74,23 @@ urlpatterns = [
     path("console/fees/", ledger_views.console_fees, name="console-fees"),
     path("console/adjustments/", ledger_views.console_adjustment, name="console-adjustment"),
     path("proof-of-reserves/", include(por_portal_urlpatterns)),
+    # KYC: the onboarding wizard (portal) and the case pages (console).
+    path("onboarding/", include(kyc_portal_urlpatterns)),
+    path("console/kyc/", include(kyc_console_urlpatterns)),
     path("audit/", views.audit_home, name="audit-home"),
+    path(
+        "audit/engagements/<int:engagement_id>/",
+        report_views.engagement_detail,
+        name="audit-engagement",
+    ),
+    path("audit/reports/<int:report_id>/", report_views.report_detail, name="audit-report"),
+    path("audit/files/<int:file_id>/", report_views.report_file_download, name="audit-report-file"),
+    path("audit/verification/", report_views.verification, name="audit-verification"),
+    path(
+        "audit/verification/ca.pem",
+        report_views.ca_certificate_download,
+        name="audit-ca-certificate",
+    ),
     path("tenant/switch/", views.tenant_switch, name="tenant-switch"),
     path("notifications/", notifications_views.notifications_inbox, name="portal-notifications"),
     path("healthz", views.healthz, name="healthz"),

@@ -1,0 +1,99 @@
+"""Tenant-scoped KYC reads, including what the apps to the right ask about a client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from kyc.models import (
+    CaseCheck,
+    ClientProfile,
+    InfoRequest,
+    KycCase,
+    RiskRating,
+    SuitabilityAssessment,
+)
+from platform_core.tenancy.models import Membership, Tenant
+from platform_core.tenancy.selectors import tenant_scoped
+
+
+def profile_for(*, tenant: Tenant, membership: Membership) -> ClientProfile | None:
+    return tenant_scoped(ClientProfile, tenant=tenant).filter(membership=membership).first()
+
+
+def _approved(tenant: Tenant, membership: Membership) -> ClientProfile | None:
+    profile = profile_for(tenant=tenant, membership=membership)
+    if profile is None or profile.status != ClientProfile.Status.APPROVED:
+        return None
+    return profile
+
+
+def investor_class_for(*, tenant: Tenant, membership: Membership) -> str | None:
+    """ "C1".."C5" for an approved client; None otherwise."""
+    profile = _approved(tenant, membership)
+    return (profile.investor_class or None) if profile else None
+
+
+def suitability_for(*, tenant: Tenant, membership: Membership) -> dict[str, Any] | None:
+    """The approved client's suitability: class, allowed product risk levels, leverage cap
+    (Decimal), professional flag, and the assessment it comes from; None when not approved."""
+    profile = _approved(tenant, membership)
+    if profile is None:
+        return None
+    assessment = (
+        tenant_scoped(SuitabilityAssessment, tenant=tenant)
+        .filter(profile=profile)
+        .order_by("-pk")
+        .first()
+    )
+    if assessment is None:
+        return None
+    return {
+        "investor_class": assessment.investor_class,
+        "allowed_risk_levels": list(assessment.allowed_risk_levels),
+        "leverage_cap": assessment.leverage_cap,
+        "professional": assessment.professional,
+        "questionnaire_version": assessment.questionnaire_version,
+        "assessed_at": assessment.created_at,
+    }
+
+
+def risk_rating_for(*, tenant: Tenant, membership: Membership) -> str | None:
+    """ "low" / "medium" / "high" for an approved client; None otherwise."""
+    profile = _approved(tenant, membership)
+    return (profile.risk_rating or None) if profile else None
+
+
+def latest_rating(*, profile: ClientProfile) -> RiskRating | None:
+    return (
+        tenant_scoped(RiskRating, tenant=profile.tenant)
+        .filter(profile=profile)
+        .order_by("-pk")
+        .first()
+    )
+
+
+def case_queue(
+    *, tenant: Tenant, status: str | None = None, assignee: Any = None
+) -> QuerySet[KycCase]:
+    queryset = tenant_scoped(KycCase, tenant=tenant).select_related("assignee", "profile")
+    if status:
+        queryset = queryset.filter(status=status)
+    else:
+        queryset = queryset.filter(status__in=KycCase.OPEN_STATUSES)
+    if assignee is not None:
+        queryset = queryset.filter(assignee=assignee)
+    return queryset.order_by("opened_at", "pk")
+
+
+def case_checks(*, case: KycCase) -> QuerySet[CaseCheck]:
+    return tenant_scoped(CaseCheck, tenant=case.tenant).filter(case=case).order_by("pk")
+
+
+def open_info_requests(*, profile: ClientProfile) -> QuerySet[InfoRequest]:
+    return (
+        tenant_scoped(InfoRequest, tenant=profile.tenant)
+        .filter(case__profile=profile, answered_at__isnull=True)
+        .order_by("pk")
+    )

@@ -1,0 +1,20 @@
+"""KYC routes: the portal's onboarding wizard and the console's case pages."""
+
+from django.urls import path
+
+from kyc import views
+from kyc.forms import STEPS
+
+# One route per step, no path converter: a step name is not an object id.
+portal_urlpatterns = [
+    path("", views.onboarding_home, name="portal-onboarding"),
+    *[
+        path(f"{step}/", views.onboarding_step, {"step": step}, name=f"portal-onboarding-{step}")
+        for step in STEPS
+    ],
+]
+
+console_urlpatterns = [
+    path("cases/", views.console_cases, name="console-kyc-cases"),
+    path("cases/<int:case_id>/", views.console_case, name="console-kyc-case"),
+]

@@ -1,0 +1,302 @@
+"""KYC pages. Portal: the onboarding wizard (save and resume). Console: the case queue and a
+case's page with its actions. Parse, authorise, call, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from kyc import services
+from kyc.crypto import KeyUnavailable, SealBroken
+from kyc.forms import STEP_FORMS, STEP_TITLES, STEPS, UPLOAD_KINDS, CaseActionForm
+from kyc.models import ClientProfile, KycCase, ProfileDocument
+from kyc.rating import reason_text
+from kyc.selectors import (
+    case_checks,
+    case_queue,
+    latest_rating,
+    open_info_requests,
+    profile_for,
+)
+from platform_core.exceptions import ApplicationError
+from platform_core.tenancy.access import access_object_by_id
+from platform_core.tenancy.models import Membership
+from platform_core.tenancy.roles import Role
+from platform_core.tenancy.selectors import tenant_scoped
+from platform_core.views import role_required
+
+CASE_READERS = frozenset({Role.COMPLIANCE_OFFICER, Role.TENANT_ADMIN})
+
+
+def _client(request: HttpRequest) -> Membership:
+    membership = getattr(request, "membership", None)
+    if membership is None or membership.role != Role.CLIENT:
+        raise PermissionDenied("Onboarding is a client's own file.")
+    return membership
+
+
+def _answers(profile: ClientProfile | None) -> dict[str, Any]:
+    if profile is None or not profile.sealed:
+        return {}
+    try:
+        return services.profile_answers(profile)
+    except (KeyUnavailable, SealBroken):
+        return {}
+
+
+def _has_file(profile: ClientProfile | None, step: str) -> bool:
+    kind = UPLOAD_KINDS.get(step)
+    if profile is None or kind is None:
+        return False
+    return (
+        tenant_scoped(ProfileDocument, tenant=profile.tenant)
+        .filter(profile=profile, kind=kind)
+        .exists()
+    )
+
+
+def _form(step: str, profile: ClientProfile | None, data: Any = None, files: Any = None) -> Any:
+    form_class = STEP_FORMS[step]
+    answers = _answers(profile)
+    kwargs: dict[str, Any] = {}
+    if step in UPLOAD_KINDS:
+        kwargs["has_file"] = _has_file(profile, step)
+    if step == "bank":
+        personal = answers.get("personal", {})
+        kwargs["names"] = [personal.get("legal_name"), personal.get("native_name")]
+    initial = dict(answers.get(step, {}))
+    if step == "personal" and isinstance(initial.get("former_names"), list):
+        initial["former_names"] = "\n".join(initial["former_names"])
+    return form_class(data, files, initial=initial, **kwargs)
+
+
+@login_required
+def onboarding_home(request: HttpRequest) -> HttpResponse:
+    membership = _client(request)
+    profile = profile_for(tenant=request.tenant, membership=membership)  # type: ignore[attr-defined]
+    done = set(profile.steps_done) if profile else set()
+    next_step = next((s for s in STEPS if s not in done and s != "review"), "review")
+    return render(
+        request,
+        "kyc/onboarding_home.html",
+        {
+            "profile": profile,
+            "steps": [(s, STEP_TITLES[s], s in done) for s in STEPS],
+            "next_step": next_step,
+            "editable": profile is None or profile.status in services.EDITABLE,
+            "info_requests": open_info_requests(profile=profile) if profile else [],
+        },
+    )
+
+
+@login_required
+def onboarding_step(request: HttpRequest, step: str) -> HttpResponse:
+    membership = _client(request)
+    tenant = request.tenant  # type: ignore[attr-defined]
+    profile = profile_for(tenant=tenant, membership=membership)
+    if profile is not None and profile.status not in services.EDITABLE:
+        messages.info(request, _("Your file is with compliance; it cannot be changed now."))
+        return HttpResponseRedirect(reverse("portal-onboarding"))
+    post = request.method == "POST"
+    form = _form(step, profile, request.POST if post else None, request.FILES if post else None)
+    status = 200
+    if post:
+        if form.is_valid():
+            try:
+                if step == "review":
+                    services.onboarding_submit(
+                        tenant=tenant, membership=membership, actor=request.user, request=request
+                    )
+                    messages.success(
+                        request, _("Thank you: your file is with our compliance team.")
+                    )
+                    return HttpResponseRedirect(reverse("portal-onboarding"))
+                services.onboarding_step_save(
+                    tenant=tenant,
+                    membership=membership,
+                    actor=request.user,
+                    step=step,
+                    data=form.cleaned_data,
+                    upload=getattr(form, "upload", None),
+                    upload_kind=UPLOAD_KINDS.get(step, ""),
+                    request=request,
+                )
+            except ApplicationError as refusal:
+                for field, problems in refusal.fields.items():
+                    for problem in problems:
+                        form.add_error(None, f"{STEP_TITLES.get(field, field)}: {problem}")
+                if not refusal.fields:
+                    form.add_error(None, refusal.message)
+                status = refusal.status_code if refusal.status_code < 500 else 400
+            else:
+                messages.success(request, _("Saved. You can come back to it at any time."))
+                following = STEPS[STEPS.index(step) + 1]
+                return HttpResponseRedirect(reverse(f"portal-onboarding-{following}"))
+        else:
+            status = 400
+    return render(
+        request,
+        "kyc/onboarding_step.html",
+        {
+            "form": form,
+            "step": step,
+            "title": STEP_TITLES[step],
+            "position": STEPS.index(step) + 1,
+            "count": len(STEPS),
+            "previous": STEPS[STEPS.index(step) - 1] if step != STEPS[0] else None,
+            "has_file": _has_file(profile, step),
+        },
+        status=status,
+    )
+
+
+# --- console -------------------------------------------------------------------------------
+
+
+@role_required(CASE_READERS)
+def console_cases(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant  # type: ignore[attr-defined]
+    status = request.GET.get("status") or None
+    if status not in (None, *KycCase.Status.values):
+        status = None
+    mine = request.GET.get("mine") == "1"
+    cases = case_queue(tenant=tenant, status=status, assignee=request.user if mine else None)
+    return render(
+        request,
+        "kyc/console_cases.html",
+        {"cases": cases[:200], "status": status, "mine": mine, "statuses": KycCase.Status.choices},
+    )
+
+
+def _client_name(profile: ClientProfile) -> str:
+    answers = _answers(profile)
+    if not answers:
+        return _("(personal data unavailable)")
+    personal = answers.get("personal", {})
+    names = [personal.get("legal_name"), personal.get("native_name")]
+    return " / ".join(n for n in names if n) or _("(no name given)")
+
+
+@role_required(CASE_READERS)
+def console_case(request: HttpRequest, case_id: int) -> HttpResponse:
+    tenant = request.tenant  # type: ignore[attr-defined]
+    membership = request.membership  # type: ignore[attr-defined]
+    case = services.access_case_by_id(tenant=tenant, case_id=case_id)
+    form = CaseActionForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if not form.is_valid():
+            status = 400
+        else:
+            try:
+                _case_act(request, case, form.cleaned_data)
+            except ApplicationError as refusal:
+                problems = [p for ps in refusal.fields.values() for p in ps]
+                form.add_error(None, " ".join([refusal.message, *problems]))
+                status = refusal.status_code if refusal.status_code < 500 else 400
+            else:
+                return HttpResponseRedirect(reverse("console-kyc-case", args=[case.pk]))
+    rating = latest_rating(profile=case.profile)
+    staff = (
+        tenant_scoped(Membership, tenant=tenant)
+        .filter(role__in=services.CASE_MANAGERS, status=Membership.Status.ACTIVE)
+        .select_related("user")
+    )
+    return render(
+        request,
+        "kyc/console_case.html",
+        {
+            "case": case,
+            "client_name": _client_name(case.profile),
+            "checks": case_checks(case=case),
+            "info_requests": case.info_requests.filter(tenant=tenant).order_by("pk"),
+            "blocking": services.case_blocking_reasons(case),
+            "rating": rating,
+            "reasons": [reason_text(r) for r in rating.reasons] if rating else [],
+            "alerts": case.alerts.filter(tenant=tenant).order_by("pk"),
+            "staff": staff,
+            "may_work": request.user.has_perm(services.CASE_WORK_PERM, case),
+            "form": form,
+            "membership": membership,
+        },
+        status=status,
+    )
+
+
+def _case_act(request: HttpRequest, case: KycCase, data: dict[str, Any]) -> None:
+    tenant = request.tenant  # type: ignore[attr-defined]
+    membership = request.membership  # type: ignore[attr-defined]
+    actor = request.user
+    action = data["action"]
+    if action in ("take", "assign"):
+        assignee = membership
+        if action == "assign":
+            try:
+                assignee = access_object_by_id(
+                    Membership, tenant=tenant, object_id=data.get("assignee")
+                )
+            except Exception:
+                raise ApplicationError(
+                    400, "invalid", _("Choose a colleague."), {"assignee": [_("Unknown.")]}
+                ) from None
+        services.case_assign(
+            tenant=tenant,
+            actor=actor,
+            membership=membership,
+            case_id=case.pk,
+            assignee=assignee,
+            request=request,
+        )
+    elif action == "check":
+        services.case_check_set(
+            tenant=tenant,
+            actor=actor,
+            case_id=case.pk,
+            code=data.get("check") or "",
+            status=data.get("check_status") or "",
+            note=data.get("reason") or "",
+            request=request,
+        )
+    elif action == "request_info":
+        services.case_info_request(
+            tenant=tenant,
+            actor=actor,
+            case_id=case.pk,
+            message=data.get("reason") or "",
+            request=request,
+        )
+    elif action == "approve":
+        services.case_approve(
+            tenant=tenant,
+            actor=actor,
+            membership=membership,
+            case_id=case.pk,
+            reason=data.get("reason") or "",
+            request=request,
+        )
+    elif action == "reject":
+        services.case_reject(
+            tenant=tenant,
+            actor=actor,
+            membership=membership,
+            case_id=case.pk,
+            reason=data.get("reason") or "",
+            request=request,
+        )
+    elif action == "report":
+        from kyc.monitoring.services import str_create
+
+        str_create(
+            tenant=tenant,
+            actor=actor,
+            case_id=case.pk,
+            narrative=data.get("reason") or "",
+            request=request,
+        )
