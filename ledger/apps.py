@@ -7,17 +7,24 @@ class LedgerConfig(AppConfig):
     def ready(self) -> None:
         from datetime import timedelta
 
-        from ledger import operations, withdrawals
+        from ledger import operations, reports, withdrawals
         from platform_core.audit.notifications import notification_kinds
         from platform_core.hooks import (
             ApprovableAction,
             MenuEntry,
             ScheduledTask,
             approvable_actions,
+            checkpoint_logs,
             menu_entries,
+            report_types,
             scheduled_tasks,
         )
         from platform_core.tenancy.roles import Role
+
+        # The ledger's report types for auditors and its journal's checkpoint log.
+        for report_type in reports.REPORT_TYPES:
+            report_types.register(report_type)
+        checkpoint_logs.register(reports.JOURNAL_LOG)
 
         scheduled_tasks.register(
             ScheduledTask(

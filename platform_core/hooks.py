@@ -162,12 +162,52 @@ class ScheduledTask:
 
 @dataclass(frozen=True)
 class ReportType:
-    """A report the pipeline can render, sign and store (filled by the report pipeline)."""
+    """A report the pipeline (``platform_core.audit.reports``) builds, renders, signs and stores.
+
+    An app registers its types in ``AppConfig.ready()``; an auditor's engagement names them in
+    its scope. The contract (``platform_core.audit.report_content`` has the types):
+
+    ``build(*, tenant, period, appendix) -> ReportBody`` runs inside the tenant's row-security
+    context and only reads. ``period`` is a ``ReportPeriod`` (business dates in the tenant's
+    time zone; ``period.start``/``period.end`` are the aware instants bounding it). Put every
+    row-level record into ``appendix.csv(name, header, rows)`` / ``appendix.json(name, doc)``
+    and return what a person reads: ``ReportBody(summary=[(label, value)], sections=[
+    ReportSection(title, text, columns, rows, numeric, chart_svg, note)], empty=...)``, with
+    amounts as display strings (``amount_text``) and at most ``PDF_ROWS_MAX`` rows a table
+    (totals by account and day, exceptions; the pipeline cuts longer tables and points to the
+    appendix). ``empty=True`` when the period holds no data: the report still issues, signed,
+    and says so. Raise ``platform_core.exceptions.ApplicationError`` for a refusal the
+    requester should read; the job then fails with that message and stores nothing.
+
+    The pipeline adds the cover (tenant, scope, period, generated at, the SHA-256 of every
+    appendix file), page numbers, the CJK font, the signature and the manifest. ``template``
+    may name another PDF template extending ``audit/pdf/report.html``; ``title`` and
+    ``description`` are translatable (``gettext_lazy``).
+    """
 
     key: str
     title: str
-    template: str
-    build: Callable[..., dict[str, Any]]
+    build: Callable[..., Any]
+    description: str = ""
+    template: str = "audit/pdf/report.html"
+
+
+@dataclass(frozen=True)
+class CheckpointLog:
+    """An append-only log of a tenant that checkpoints seal into an RFC 6962 Merkle tree.
+
+    ``leaves(*, tenant, size=None)`` returns the leaf data (bytes, in log order; the first
+    ``size`` only when given) and must only ever grow: leaf ``i`` never changes once it
+    exists. ``scope`` is the report type an auditor's engagement must include to read the
+    log's signed heads and proofs. ``describe(*, tenant, index)`` names the record behind
+    leaf ``index`` (a JSON object) for inclusion proofs.
+    """
+
+    key: str
+    title: str
+    scope: str
+    leaves: Callable[..., list[bytes]]
+    describe: Callable[..., dict[str, Any]]
 
 
 approvable_actions: Registry[ApprovableAction] = Registry(
@@ -176,6 +216,7 @@ approvable_actions: Registry[ApprovableAction] = Registry(
 menu_entries: Registry[MenuEntry] = Registry("menu_entries", key_of=lambda m: m.key)
 scheduled_tasks: Registry[ScheduledTask] = Registry("scheduled_tasks", key_of=lambda t: t.key)
 report_types: Registry[ReportType] = Registry("report_types", key_of=lambda r: r.key)
+checkpoint_logs: Registry[CheckpointLog] = Registry("checkpoint_logs", key_of=lambda c: c.key)
 
 # Listener hooks by name, so a retry task can find them again. Apps add theirs here through
 # ``listener_hook_register`` when they declare them.

@@ -72,7 +72,9 @@ def console_home(request: HttpRequest) -> HttpResponse:
 
 @role_required(frozenset({Role.AUDITOR}))
 def audit_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "audit/home.html", {})
+    from platform_core.audit.report_views import auditor_home_context
+
+    return render(request, "audit/home.html", auditor_home_context(request))
 
 
 @require_POST

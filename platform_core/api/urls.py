@@ -10,6 +10,13 @@ from platform_core.audit.approvals_api import (
     ApprovalRejectApi,
     ApprovalWithdrawApi,
 )
+from platform_core.audit.checkpoint_api import (
+    CheckpointConsistencyApi,
+    CheckpointDetailApi,
+    CheckpointInclusionApi,
+    CheckpointListApi,
+)
+from platform_core.audit.engagement_api import EngagementListCreateApi, EngagementRevokeApi
 from platform_core.audit.notifications_api import (
     NotificationListApi,
     NotificationReadApi,
@@ -50,6 +57,28 @@ urlpatterns = [
         r"^approvals/(?P<approval_id>[0-9]+)/withdraw/?$",
         ApprovalWithdrawApi.as_view(),
         name="approval-withdraw",
+    ),
+    re_path(r"^audit/engagements/?$", EngagementListCreateApi.as_view(), name="engagements"),
+    re_path(
+        r"^audit/engagements/(?P<engagement_id>[0-9]+)/revoke/?$",
+        EngagementRevokeApi.as_view(),
+        name="engagement-revoke",
+    ),
+    re_path(r"^audit/checkpoints/?$", CheckpointListApi.as_view(), name="checkpoints"),
+    re_path(
+        r"^audit/checkpoints/(?P<checkpoint_id>[0-9]+)/?$",
+        CheckpointDetailApi.as_view(),
+        name="checkpoint-detail",
+    ),
+    re_path(
+        r"^audit/checkpoints/(?P<checkpoint_id>[0-9]+)/inclusion/?$",
+        CheckpointInclusionApi.as_view(),
+        name="checkpoint-inclusion",
+    ),
+    re_path(
+        r"^audit/checkpoints/(?P<checkpoint_id>[0-9]+)/consistency/?$",
+        CheckpointConsistencyApi.as_view(),
+        name="checkpoint-consistency",
     ),
     re_path(r"^notifications/?$", NotificationListApi.as_view(), name="notifications"),
     re_path(

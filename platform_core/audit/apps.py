@@ -8,8 +8,28 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from datetime import timedelta
 
-        from platform_core.hooks import MenuEntry, ScheduledTask, menu_entries, scheduled_tasks
+        from platform_core.audit.checkpoints import AUDIT_LOG
+        from platform_core.audit.report_types import ACCESS_LOG, AUDIT_TRAIL
+        from platform_core.hooks import (
+            MenuEntry,
+            ScheduledTask,
+            checkpoint_logs,
+            menu_entries,
+            report_types,
+            scheduled_tasks,
+        )
         from platform_core.tenancy.roles import STAFF_ROLES
+
+        report_types.register(AUDIT_TRAIL)
+        report_types.register(ACCESS_LOG)
+        checkpoint_logs.register(AUDIT_LOG)
+        scheduled_tasks.register(
+            ScheduledTask(
+                key="audit-checkpoints-seal",
+                task="platform_core.audit.tasks.checkpoints_seal_all_task",
+                every=timedelta(hours=1),
+            )
+        )
 
         scheduled_tasks.register(
             ScheduledTask(

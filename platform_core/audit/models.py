@@ -259,3 +259,174 @@ class NotificationAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of delivery {self.delivery_id}"
+
+
+# --- auditors: engagements, reports, checkpoints ---------------------------------------------
+
+
+class Engagement(models.Model):
+    """A time-boxed, read-only grant to one auditor: which report types, over which dates.
+
+    The auditor sees it only while ``access_from <= now < access_until`` and not revoked, and
+    only with the django-guardian object permission ``audit.view_engagement`` given at grant.
+    ``period_from``/``period_to`` bound the data (business dates, tenant time zone) any report
+    made under it may cover.
+    """
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    auditor = models.ForeignKey(  # checked by the composite (tenant_id, auditor_id) key
+        "tenancy.Membership", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    scope = models.JSONField(default=list)  # report type keys
+    period_from = models.DateField()
+    period_to = models.DateField()
+    access_from = models.DateTimeField()
+    access_until = models.DateTimeField()
+    reason = models.TextField(blank=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="engagement_tenant_id_key"),
+            models.CheckConstraint(
+                condition=models.Q(period_to__gte=models.F("period_from")),
+                name="engagement_period_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(access_until__gt=models.F("access_from")),
+                name="engagement_access_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "auditor"], name="engagement_auditor_idx")]
+
+    def __str__(self) -> str:
+        return f"engagement #{self.pk} of {self.auditor_id}"
+
+
+class ReportRequest(models.Model):
+    """One report job: its parameters, where it is (status, progress) and, once done, its files.
+
+    ``key`` makes requests idempotent: the same engagement, type and period give one job.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    engagement = models.ForeignKey(  # checked by the composite key; null: made from the shell
+        Engagement,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reports",
+        db_constraint=False,
+    )
+    report_type = models.CharField(max_length=64)
+    period_from = models.DateField()
+    period_to = models.DateField()
+    key = models.CharField(max_length=200)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_label = models.CharField(max_length=254, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="reportrequest_tenant_id_key"),
+            models.UniqueConstraint(fields=["tenant", "key"], name="reportrequest_key_once"),
+            models.CheckConstraint(
+                condition=models.Q(progress__lte=100), name="reportrequest_progress_percent"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "engagement", "-created_at"], name="reportrequest_engagement_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report_type} {self.period_from}..{self.period_to} ({self.status})"
+
+
+class ReportFile(models.Model):
+    """One file of a finished report, exactly as issued: the signed PDF, an appendix, the
+    manifest. Append-only; ``sha256`` is of ``content`` and is what the manifest lists."""
+
+    class Kind(models.TextChoices):
+        PDF = "pdf", "Signed PDF"
+        CSV = "csv", "CSV appendix"
+        JSON = "json", "JSON appendix"
+        MANIFEST = "manifest", "SHA-256 manifest"
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    request = models.ForeignKey(  # checked by the composite (tenant_id, request_id) key
+        ReportRequest, on_delete=models.PROTECT, related_name="files", db_constraint=False
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    content = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="reportfile_tenant_id_key"),
+            models.UniqueConstraint(
+                fields=["tenant", "request", "name"], name="reportfile_name_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sha256[:12]})"
+
+
+class Checkpoint(models.Model):
+    """A signed tree head: the RFC 6962 Merkle tree of one of a tenant's logs (its audit
+    events, its sealed journal entries) at ``tree_size`` leaves. Append-only.
+
+    ``statement`` is the canonical JSON that was signed, byte for byte; ``signature`` is over
+    those bytes with the key of ``certificate`` (the tenant's document-signing certificate;
+    see platform_core.audit.checkpoints).
+    """
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    log = models.CharField(max_length=32)
+    tree_size = models.PositiveBigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    signed_at = models.DateTimeField()
+    statement = models.TextField()
+    algorithm = models.CharField(max_length=32)
+    signature = models.TextField()
+    certificate = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="checkpoint_tenant_id_key"),
+            models.UniqueConstraint(
+                fields=["tenant", "log", "tree_size"], name="checkpoint_size_once"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "log", "-signed_at"], name="checkpoint_latest_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.log} checkpoint {self.tree_size} {self.root_hash[:12]}"

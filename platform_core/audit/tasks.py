@@ -77,3 +77,35 @@ def notification_deliveries_redrive_task() -> int:
             notification_delivery_task.delay(tenant.pk, delivery_id)
         queued += len(overdue)
     return queued
+
+
+@shared_task(acks_late=True)
+def report_generate_task(tenant_id: int, request_id: int) -> str:
+    """Run one report job. Safe to run twice: a finished job is left alone."""
+    from platform_core.audit.reports import report_run
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    return report_run(tenant=tenant, job_id=request_id).status
+
+
+@shared_task(acks_late=True)
+def checkpoints_seal_task(tenant_id: int) -> dict[str, int]:
+    """Seal each of one tenant's logs in a signed tree head. Safe to run twice."""
+    from platform_core.audit.checkpoints import CheckpointError, checkpoint_seal
+    from platform_core.hooks import checkpoint_logs
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    sealed: dict[str, int] = {}
+    for log in checkpoint_logs:
+        with rls_context(tenant=tenant):
+            try:
+                sealed[log.key] = checkpoint_seal(tenant=tenant, log=log.key).tree_size
+            except CheckpointError as exc:
+                # Recorded in the tenant's trail as checkpoint.inconsistent; never signed.
+                logger.error("checkpoint of %s %s refused: %s", tenant.slug, log.key, exc)
+    return sealed
+
+
+@shared_task
+def checkpoints_seal_all_task() -> int:
+    return tenants_fan_out(checkpoints_seal_task)
