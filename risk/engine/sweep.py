@@ -56,6 +56,7 @@ from risk.engine.sweep_cboe import CboeSweep
 IntArray = NDArray[np.int64]
 SWEEP_POLICIES = ("cboe-strategy", "span-like", "finra-pm")
 _MICRO = 1_000_000
+_CHUNK_ROWS = 16_384
 
 
 @dataclass
@@ -311,10 +312,11 @@ class ScenarioSweep:
         )
         return scenario, underlying
 
-    def compute(self, slots: IndexArray) -> tuple[IntArray, IntArray, IntArray]:
+    def _losses(self, slots: IndexArray) -> tuple[FloatArray, FloatArray]:
+        """Per slot: the worst scenario loss, and the short option notional (span-like) or the
+        option contract units (finra-pm)."""
         scenario, underlying = self._rows(slots)
         groups = slots.size
-        slot_underlying = self.book.slot_underlying[slots]
         if self.policy == "span-like":
             profit = span_scenarios(
                 scenario,
@@ -325,10 +327,36 @@ class ScenarioSweep:
                 float(self.lookahead) / DAYS_PER_YEAR,
             )
             loss = group_loss(scenario.group, profit, groups).max(axis=1)
-            notional = _to_micro(short_option_notional(scenario, groups))
+            return loss, short_option_notional(scenario, groups)
+        fractions = _FINRA_FRACTIONS[None, :]
+        moves = np.where(
+            fractions < 0,
+            fractions * self.down[underlying][:, None],
+            fractions * self.up[underlying][:, None],
+        )
+        profit = scenario_profit(
+            scenario, moves, np.repeat(scenario.volatility[:, None], fractions.size, axis=1)
+        )
+        loss = group_loss(scenario.group, profit, groups).max(axis=1)
+        return loss, contract_units(scenario, groups)
+
+    def compute(self, slots: IndexArray) -> tuple[IntArray, IntArray, IntArray]:
+        groups = slots.size
+        # Slots are revalued in chunks of about _CHUNK_ROWS positions: the scenario arrays
+        # (rows x 16) then stay in the processor's cache instead of streaming through memory.
+        lengths = self.book.slot_start[slots + 1] - self.book.slot_start[slots]
+        bounds = np.searchsorted(
+            np.cumsum(lengths), np.arange(_CHUNK_ROWS, lengths.sum(), _CHUNK_ROWS)
+        )
+        parts = [self._losses(chunk) for chunk in np.split(slots, bounds) if chunk.size]
+        loss = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
+        amount = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+        scan = _to_micro(loss)
+        if self.policy == "span-like":
+            slot_underlying = self.book.slot_underlying[slots]
+            notional = _to_micro(amount)
             numerator = self.minimum_numerator[slot_underlying]
             denominator = self.minimum_denominator[slot_underlying]
-            scan = _to_micro(loss)
             c, d = self.initial_ratio
             bound = (
                 float(max(np.abs(scan).max(initial=0), np.abs(notional).max(initial=0)))
@@ -344,18 +372,7 @@ class ScenarioSweep:
             maintenance = _ceil_div(over, denominator * self.per_minor)
             initial = _ceil_div(over * c, denominator * (d * self.per_minor))
         else:
-            fractions = _FINRA_FRACTIONS[None, :]
-            moves = np.where(
-                fractions < 0,
-                fractions * self.down[underlying][:, None],
-                fractions * self.up[underlying][:, None],
-            )
-            profit = scenario_profit(
-                scenario, moves, np.repeat(scenario.volatility[:, None], fractions.size, axis=1)
-            )
-            loss = group_loss(scenario.group, profit, groups).max(axis=1)
-            units = _to_micro(contract_units(scenario, groups))
-            scan = _to_micro(loss)
+            units = _to_micro(amount)
             a, b = self.minimum_per_contract
             bound = float(max(np.abs(scan).max(initial=0), np.abs(units).max(initial=0))) * float(
                 max(a, b) * self.per_minor

@@ -302,3 +302,35 @@ def test_amounts_beyond_int64_millionths_are_still_exact(policy: str) -> None:
         book(instruments, {"U": 1.5, "P": 1}, volatility={"U": "0.35"}),  # a fractional share
     ]
     _check(documents, policy)
+
+
+@pytest.mark.parametrize(
+    ("policy", "parameters"),
+    [
+        ("cboe-strategy", {"long_stock_maintenance": "0.30", "naked": "0.25"}),
+        ("cboe-strategy", {"hedge_minimum": "0.125"}),  # not whole hundredths: exact engine
+        ("span-like", {"price_scan": "0.2", "initial_ratio": "1.25"}),
+        ("finra-pm", {"range_down": "0.2", "minimum_per_contract": "0.5"}),
+    ],
+)
+def test_policy_parameters_reach_the_sweep_as_they_reach_margin_compute(
+    policy: str, parameters: dict[str, str]
+) -> None:
+    documents = [
+        {**d, "volatility": {"U": "0.4"}, "parameters": parameters} for d in _common_book()
+    ]
+    portfolios = [portfolio_parse(d) for d in documents]
+    book_ = book_from_portfolios(portfolios)
+    state = sweep_full(book_, policy, {k: Decimal(v) for k, v in parameters.items()})
+    for index, portfolio in enumerate(portfolios):
+        expected = margin_compute(portfolio, policy)
+        figures = account_figures(book_, state, index)
+        assert figures.initial_requirement == expected.initial_requirement
+        assert figures.maintenance_requirement == expected.maintenance_requirement
+
+
+def test_an_unknown_parameter_is_refused_by_the_sweep_as_by_margin_compute() -> None:
+    book_ = book_from_portfolios([portfolio_parse(_common_book()[0])])
+    with pytest.raises(PortfolioError) as refused:
+        sweep_full(book_, "cboe-strategy", {"nakedd": Decimal("0.2")})
+    assert refused.value.field == "parameters.nakedd"
