@@ -334,3 +334,14 @@ def test_an_unknown_parameter_is_refused_by_the_sweep_as_by_margin_compute() -> 
     with pytest.raises(PortfolioError) as refused:
         sweep_full(book_, "cboe-strategy", {"nakedd": Decimal("0.2")})
     assert refused.value.field == "parameters.nakedd"
+
+
+@pytest.mark.parametrize("policy", ["span-like", "finra-pm"])
+def test_the_scenario_sweep_in_chunks_gives_the_same_answer(monkeypatch, policy: str) -> None:
+    import risk.engine.sweep as sweep_module
+
+    documents = [{**d, "volatility": {"U": "0.3"}} for d in _common_book()]
+    whole = sweep_full(book_from_portfolios([portfolio_parse(d) for d in documents]), policy)
+    monkeypatch.setattr(sweep_module, "_CHUNK_ROWS", 3)
+    _, chunked = _check(documents, policy)
+    assert np.array_equal(whole.maintenance, chunked.maintenance)
