@@ -149,7 +149,7 @@ def _check(documents: list[dict], policy: str) -> Any:
         assert got.equity == expected.equity
         assert got.margin_ratio == expected.margin_ratio
         assert got.collateral_ratio == expected.collateral_ratio
-        assert state.maintenance[index] == int(expected.maintenance_requirement * 100)
+        assert state.maintenance[index] == int(expected.maintenance_requirement * state.scale)
         # the float64 equity: to a millionth, or to float precision on amounts in the trillions
         tolerance = max(1e-6, 1e-15 * abs(float(expected.equity)))
         assert abs(state.equity[index] - float(expected.equity)) <= tolerance
@@ -191,7 +191,7 @@ def test_remark_lands_where_a_full_sweep_lands(
     assert np.allclose(fresh.equity, state.equity, rtol=0, atol=1e-6)
     for index in range(book_.n_accounts):  # and the re-marked book is still margin_compute's
         expected = margin_compute(book_.portfolio(index), policy)
-        assert state.maintenance[index] == int(expected.maintenance_requirement * 100)
+        assert state.maintenance[index] == int(expected.maintenance_requirement * state.scale)
 
 
 def _common_book() -> list[dict]:
@@ -345,3 +345,18 @@ def test_the_scenario_sweep_in_chunks_gives_the_same_answer(monkeypatch, policy:
     monkeypatch.setattr(sweep_module, "_CHUNK_ROWS", 3)
     _, chunked = _check(documents, policy)
     assert np.array_equal(whole.maintenance, chunked.maintenance)
+
+
+@pytest.mark.parametrize("policy", ["cboe-strategy", "span-like", "finra-pm"])
+def test_a_currency_without_minor_units_is_rounded_to_the_yen(policy: str) -> None:
+    documents = [{**d, "currency": "JPY", "volatility": {"U": "0.3"}} for d in _common_book()]
+    _, state = _check(documents, policy)
+    assert state.scale == 1
+
+
+def test_an_account_without_positions_has_its_cash_and_no_ratio() -> None:
+    documents = [*_common_book()[:2], book([stock("U", "50.00")], {}, cash="100", loan="40")]
+    book_, state = _check(documents, "cboe-strategy")
+    figures = account_figures(book_, state, 2)
+    assert figures.equity == Decimal("60")
+    assert figures.margin_ratio is None
