@@ -350,10 +350,27 @@ def book_from_portfolios(
 
 
 def book_set_prices(book: Book, prices: Mapping[int, float] | Mapping[str, float]) -> IndexArray:
-    """Set new prices (by instrument index or symbol); returns the underlyings they move."""
-    moved = []
+    """Set new prices (by instrument index or symbol); returns the underlyings they move.
+
+    Nothing is changed when one of them is refused (an unknown instrument, a price that is
+    negative or not a finite number): the error names it as ``prices.<symbol or index>``.
+    """
+    updates = []
     for key, value in prices.items():
-        index = book.symbols[key] if isinstance(key, str) else int(key)
-        book.price[index] = float(value)
+        if isinstance(key, str):
+            if key not in book.symbols:
+                raise PortfolioError(f"prices.{key}", f"unknown symbol {key!r}")
+            index = book.symbols[key]
+        else:
+            index = int(key)
+            if not 0 <= index < len(book.instruments):
+                raise PortfolioError(f"prices.{key}", "no such instrument")
+        number = float(value)
+        if not np.isfinite(number) or number < 0:
+            raise PortfolioError(f"prices.{key}", f"{value!r} is not a price")
+        updates.append((index, number))
+    moved = []
+    for index, number in updates:
+        book.price[index] = number
         moved.append(int(book.underlying[index]))
     return np.unique(np.asarray(moved, dtype=np.intp))

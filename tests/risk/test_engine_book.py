@@ -360,3 +360,15 @@ def test_an_account_without_positions_has_its_cash_and_no_ratio() -> None:
     figures = account_figures(book_, state, 2)
     assert figures.equity == Decimal("60")
     assert figures.margin_ratio is None
+
+
+def test_a_remark_with_a_bad_price_changes_nothing_and_names_it() -> None:
+    book_ = book_from_portfolios([portfolio_parse(d) for d in _common_book()])
+    state = sweep_full(book_)
+    prices, maintenance = book_.price.copy(), state.maintenance.copy()
+    for bad, field in (({"U": 51.0, "NOPE": 1.0}, "prices.NOPE"), ({"U": -1.0}, "prices.U")):
+        with pytest.raises(PortfolioError) as refused:
+            sweep_remark(book_, state, bad)
+        assert refused.value.field == field
+    assert np.array_equal(book_.price, prices)
+    assert np.array_equal(state.maintenance, maintenance)
