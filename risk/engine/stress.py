@@ -16,8 +16,8 @@ over it) and shifts volatilities (absolute points). Revaluation (``portfolio_rep
 Prices are rounded to four decimals (the book's price unit). The shocked portfolio is then
 margined by the policy, so the outcome says the loss (equity before - after), the margin ratio
 after, and which lines of the ladder it is below. A ladder is a list of (name, margin ratio)
-lines, e.g. ``(("warning", 1.5), ("margin_call", 1.3), ("deleverage", 1.15),
-("liquidation", 1.0))``; an account is "below" a line when its ratio is under the line's ratio,
+lines, e.g. ``DEFAULT_LADDER``: warning 1.25, margin call 1.00, deleverage 0.90,
+liquidation 0.75; an account is "below" a line when its ratio is under the line's ratio,
 and an account with no ratio (nothing required) is below none.
 
 ``HISTORICAL_SCENARIOS`` are published one-day index moves of well-known crashes, applied as
@@ -42,11 +42,12 @@ from risk.engine.scenario import DAYS_PER_YEAR
 from risk.engine.sweep import ladder_line, sweep_full
 
 PRICE_PLACES = Decimal("0.0001")
+# The platform's default ladder (risk/stored_policy.py's DEFAULT_LADDER): margin ratios.
 DEFAULT_LADDER: tuple[tuple[str, Decimal], ...] = (
-    ("warning", Decimal("1.5")),
-    ("margin_call", Decimal("1.3")),
-    ("deleverage", Decimal("1.15")),
-    ("liquidation", Decimal("1.0")),
+    ("warning", Decimal("1.25")),
+    ("margin_call", Decimal("1.00")),
+    ("deleverage", Decimal("0.90")),
+    ("liquidation", Decimal("0.75")),
 )
 
 

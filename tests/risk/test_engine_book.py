@@ -282,7 +282,7 @@ def test_ladder_line_is_the_lowest_line_under_at_four_places() -> None:
     from risk.engine.stress import DEFAULT_LADDER
     from risk.engine.sweep import ladder_line
 
-    ratio = np.array([np.nan, 2.0, 1.4, 1.299996, 1.29994, 1.1, 0.5])
+    ratio = np.array([np.nan, 2.0, 1.1, 0.999996, 0.99994, 0.8, 0.5])
     assert ladder_line(ratio, DEFAULT_LADDER).tolist() == [-1, -1, 0, 0, 1, 2, 3]
 
 

@@ -50,6 +50,11 @@ def test_a_market_wide_fall_costs_long_stock_its_share_of_the_value() -> None:
     assert outcome.after.maintenance_requirement == Decimal("2700.00")
     assert outcome.after.margin_ratio == Decimal("2.1481")
     assert outcome.below == ()
+    ladder = [("tight", Decimal("2.5")), ("loose", Decimal("2"))]
+    (custom,) = portfolio_stress(
+        portfolio, [Shock("down 10%", market_move=Decimal("-0.10"))], ladder=ladder
+    )
+    assert custom.below == ("tight",)
 
 
 def test_a_per_underlying_move_wins_over_the_market_move() -> None:
@@ -90,11 +95,18 @@ def test_the_ladder_names_every_line_a_leveraged_account_falls_under() -> None:
     # 100 XYZ at 50 on a loan of 3,500: equity 1,500 on a 1,250 maintenance (ratio 1.2).
     portfolio = _portfolio({"XYZ": 100}, loan="3500")
     assert margin_compute(portfolio).margin_ratio == Decimal("1.2000")
-    (calm, crash) = portfolio_stress(
-        portfolio, [Shock("flat"), Shock("-10%", market_move=Decimal("-0.10"))]
+    (calm, dip, crash) = portfolio_stress(
+        portfolio,
+        [
+            Shock("flat"),
+            Shock("-10%", market_move=Decimal("-0.10")),
+            Shock("-20%", market_move=Decimal("-0.20")),
+        ],
     )
-    assert calm.below == ("warning", "margin_call")
-    # at 45: equity 1,000 on a 1,125 maintenance: ratio 0.8889, under every line
+    assert calm.below == ("warning",)
+    # at 45: equity 1,000 on a 1,125 maintenance: ratio 0.8889
+    assert dip.below == ("warning", "margin_call", "deleverage")
+    # at 40: equity 500 on 1,000: ratio 0.5, under every line
     assert crash.below == tuple(name for name, _ in DEFAULT_LADDER)
 
 
