@@ -41,6 +41,17 @@ class KycConfig(AppConfig):
                 expires_after=timedelta(days=7),
             )
         )
+        from kyc.monitoring.services import entry_committed_listener
+        from ledger.hooks import entry_committed
+
+        entry_committed.connect(entry_committed_listener)
+        scheduled_tasks.register(
+            ScheduledTask(
+                key="kyc-monitoring-daily",
+                task="kyc.tasks.monitoring_batch_all_task",
+                every=timedelta(days=1),
+            )
+        )
         scheduled_tasks.register(
             ScheduledTask(
                 key="kyc-reviews-due",

@@ -39,3 +39,18 @@ def profile_screen_task(tenant_id: int, profile_id: int, reason: str, actor_id: 
             tenant=tenant, pk=profile_id
         )
         return screening_link.screen(tenant=tenant, profile=profile, reason=reason, actor=actor)
+
+
+@shared_task(acks_late=True)
+def monitoring_batch_task(tenant_id: int) -> int:
+    from kyc.monitoring.services import monitoring_batch
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with rls_context(tenant=tenant):
+        return monitoring_batch(tenant=tenant)
+
+
+@shared_task
+def monitoring_batch_all_task() -> int:
+    """Fan out: yesterday's transaction-monitoring batch for every active tenant."""
+    return tenants_fan_out(monitoring_batch_task, include_closed=False)

@@ -1,0 +1,1 @@
+"""Transaction monitoring: versioned rules over a client's money movements, alerts, reports."""
