@@ -5,10 +5,11 @@ risk and PEPs, every step audited, another tenant's case a 404."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from kyc import screening_link
 from kyc.models import CaseCheck, ClientProfile, InfoRequest, KycCase
@@ -312,7 +313,9 @@ def test_a_rejection_needs_a_reason_and_closes_the_file(acme):
 def test_due_reviews_open_a_case_once(acme):
     case = submit_profile(acme.tenant, acme.client)
     KycCase.objects.filter(pk=case.pk).update(status="approved")
-    ClientProfile.objects.update(status="approved", next_review_on=date.today() - timedelta(1))
+    ClientProfile.objects.update(
+        status="approved", next_review_on=timezone.localdate() - timedelta(1)
+    )
     assert reviews_open_due(tenant=acme.tenant) == 1
     assert reviews_open_due(tenant=acme.tenant) == 0
     review = KycCase.objects.get(kind="review")

@@ -9,8 +9,8 @@ import io
 import itertools
 import json
 from datetime import date
-from zoneinfo import ZoneInfo
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import DatabaseError, transaction
@@ -179,10 +179,11 @@ def test_alerts_become_a_report_exported_as_csv_and_json(
         narrative="funded by an unrelated third party",
     )
     assert report.total_amount == Decimal("8000.0000")
-    content_type, body = str_export(report=report, fmt="json")
+    _content_type, body = str_export(report=report, fmt="json")
     data = json.loads(body)
     assert data["alerts"][0]["rule"] == "third_party" and data["alerts"][0]["version"] == 1
     content_type, body = str_export(report=report, fmt="csv")
+    assert content_type.startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(body.decode())))
     assert rows[0]["rule"] == "third_party" and json.loads(rows[0]["evidence"])["payer"] == (
         "Wang Fang"
