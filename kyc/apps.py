@@ -71,6 +71,16 @@ class KycConfig(AppConfig):
         )
         menu_entries.register(
             MenuEntry(
+                key="kyc.alerts",
+                area="console",
+                label=gettext_noop("Monitoring alerts"),
+                url_name="console-kyc-alerts",
+                roles=frozenset({Role.COMPLIANCE_OFFICER, Role.TENANT_ADMIN}),
+                order=31,
+            )
+        )
+        menu_entries.register(
+            MenuEntry(
                 key="kyc.onboarding",
                 area="portal",
                 label=gettext_noop("Onboarding"),

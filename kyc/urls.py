@@ -4,6 +4,7 @@ from django.urls import path
 
 from kyc import views
 from kyc.forms import STEPS
+from kyc.monitoring import views as monitoring_views
 
 # One route per step, no path converter: a step name is not an object id.
 portal_urlpatterns = [
@@ -17,4 +18,12 @@ portal_urlpatterns = [
 console_urlpatterns = [
     path("cases/", views.console_cases, name="console-kyc-cases"),
     path("cases/<int:case_id>/", views.console_case, name="console-kyc-case"),
+    path("alerts/", monitoring_views.console_alerts, name="console-kyc-alerts"),
+    path("rules/", monitoring_views.console_rules, name="console-kyc-rules"),
+    path("rules/<int:rule_id>/", monitoring_views.console_rule, name="console-kyc-rule"),
+    path(
+        "reports/<int:report_id>/export/",
+        monitoring_views.console_report_export,
+        name="console-kyc-report-export",
+    ),
 ]

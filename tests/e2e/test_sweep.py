@@ -33,9 +33,11 @@ proves it for all of them, including the ones written after it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -64,7 +66,17 @@ from ledger.reconciliation import reconciliation_run
 from ledger.services import account_create, hold_reserve, transfer_post
 from ledger.withdrawals import withdrawal_request
 from platform_core.audit.approvals import approval_request_create
-from platform_core.audit.models import ApprovalRequest, Notification, WebhookEndpoint
+from platform_core.audit.checkpoints import checkpoint_seal
+from platform_core.audit.engagements import engagement_grant
+from platform_core.audit.models import (
+    ApprovalRequest,
+    Checkpoint,
+    Engagement,
+    Notification,
+    ReportFile,
+    ReportRequest,
+    WebhookEndpoint,
+)
 from platform_core.audit.notifications import notification_send, webhook_endpoint_register
 from platform_core.tenancy.models import Membership
 from platform_core.tenancy.roles import Role
@@ -371,6 +383,161 @@ def a_clients_pending_withdrawal_of_acme(acme: TenantPeople) -> Built:
     return Built(WithdrawalRequest, withdrawal.pk, "withdrawal_id", secrets=("777.31", "****9876"))
 
 
+KYC_NAME = "Sweep Kycclient"
+
+
+def _a_kyc_client_case_of_acme(acme: TenantPeople) -> Any:
+    """A new client of Acme has submitted their onboarding file: an open case (kyc)."""
+    from tests.kyc.factories import PERSONAL, submit_profile
+
+    person = make_person(acme.tenant, "kyc-sweep-client@acme.example", Role.CLIENT)
+    name = {"legal_name": KYC_NAME, "native_name": ""}
+    return person, submit_profile(acme.tenant, person, personal={**PERSONAL, **name})
+
+
+def a_kyc_case_of_acme(acme: TenantPeople) -> Built:
+    from kyc.models import KycCase
+
+    _person, case = _a_kyc_client_case_of_acme(acme)
+    return Built(KycCase, case.pk, "case_id", secrets=(KYC_NAME,))
+
+
+def a_draft_monitoring_rule_of_acme(acme: TenantPeople) -> Built:
+    from kyc.models import MonitoringRule
+    from kyc.monitoring.services import rule_draft_create
+
+    rule = rule_draft_create(
+        tenant=acme.tenant,
+        actor=acme.compliance.user,
+        code="large_cash",
+        params={"threshold": "43210.98"},
+        score=20,
+    )
+    return Built(MonitoringRule, rule.pk, "rule_id", secrets=("43210.98",))
+
+
+def a_suspicious_transaction_report_of_acme(acme: TenantPeople) -> Built:
+    """A third party paid a client's account; the alert's case became a report."""
+    from kyc.models import SuspiciousTransactionReport
+    from kyc.monitoring.services import entry_evaluate, str_create
+    from kyc.services import case_assign
+
+    person, _case = _a_kyc_client_case_of_acme(acme)
+    bank = account_create(tenant=acme.tenant, kind="custodian_bank", currency="CNY")
+    cash = account_create(
+        tenant=acme.tenant, kind="client_cash", currency="CNY", owner_id=person.membership.pk
+    )
+    entry = transfer_post(
+        tenant=acme.tenant,
+        debit_account=bank.pk,
+        credit_account=cash.pk,
+        amount=Decimal("8765.43"),
+        currency="CNY",
+        entry_type="deposit",
+        idempotency_key="sweep-kyc-deposit",
+        memo="payer=Sweep Thirdparty",
+    )
+    (alert,) = entry_evaluate(tenant=acme.tenant, entry_id=entry.pk)
+    case_assign(
+        tenant=acme.tenant,
+        actor=acme.compliance.user,
+        membership=acme.compliance.membership,
+        case_id=alert.case_id,
+        assignee=acme.compliance.membership,
+    )
+    report = str_create(
+        tenant=acme.tenant,
+        actor=acme.compliance.user,
+        case_id=alert.case_id,
+        narrative="sweep: funded by an unrelated payer",
+    )
+    return Built(
+        SuspiciousTransactionReport,
+        report.pk,
+        "report_id",
+        secrets=("sweep: funded by an unrelated payer", "Sweep Thirdparty"),
+    )
+
+
+KYC_STAFF = ("compliance", "admin")  # kyc.views and kyc.monitoring.views
+
+
+SWEEP_PERIOD = (date(2025, 3, 7), date(2025, 3, 9))  # dates no other page shows
+
+
+def an_engagement_of_acmes_auditor(acme: TenantPeople) -> Engagement:
+    """Acme's auditor may read the journal and the audit trail of 7-9 March 2025, this week."""
+    now = timezone.now()
+    return engagement_grant(
+        tenant=acme.tenant,
+        actor=acme.admin.user,
+        auditor=acme.auditor.membership,
+        scope=["journal", "audit_trail"],
+        period_from=SWEEP_PERIOD[0],
+        period_to=SWEEP_PERIOD[1],
+        access_from=now - timedelta(hours=1),
+        access_until=now + timedelta(days=7),
+        reason="sweep: FY2025 audit",
+    )
+
+
+def an_open_engagement_of_acme(acme: TenantPeople) -> Built:
+    engagement = an_engagement_of_acmes_auditor(acme)
+    return Built(Engagement, engagement.pk, "engagement_id", secrets=("2025-03-09",))
+
+
+def an_engagement_to_revoke(acme: TenantPeople) -> Built:
+    engagement = an_engagement_of_acmes_auditor(acme)
+    return Built(Engagement, engagement.pk, "engagement_id", secrets=("sweep: FY2025 audit",))
+
+
+def _a_report_job_of_acme(acme: TenantPeople) -> ReportRequest:
+    engagement = an_engagement_of_acmes_auditor(acme)
+    return ReportRequest.objects.create(
+        tenant=acme.tenant,
+        engagement=engagement,
+        report_type="journal",
+        period_from=SWEEP_PERIOD[0],
+        period_to=SWEEP_PERIOD[1],
+        key="sweep-journal",
+        status=ReportRequest.Status.DONE,
+        progress=100,
+    )
+
+
+def a_report_of_acmes_auditor(acme: TenantPeople) -> Built:
+    job = _a_report_job_of_acme(acme)
+    return Built(ReportRequest, job.pk, "report_id", secrets=("2025-03-09",))
+
+
+SWEEP_FILE = b"entry,amount\r\n1,4321.09\r\n"
+
+
+def a_report_file_of_acmes_auditor(acme: TenantPeople) -> Built:
+    """An issued appendix file: its bytes and SHA-256 only the engaged auditor downloads."""
+    job = _a_report_job_of_acme(acme)
+    digest = hashlib.sha256(SWEEP_FILE).hexdigest()
+    file = ReportFile.objects.create(
+        tenant=acme.tenant,
+        request=job,
+        kind="csv",
+        name="sweep-postings.csv",
+        content_type="text/csv",
+        content=SWEEP_FILE,
+        sha256=digest,
+        size=len(SWEEP_FILE),
+    )
+    return Built(ReportFile, file.pk, "file_id", secrets=(digest,))
+
+
+def a_signed_checkpoint_of_acme(acme: TenantPeople) -> Built:
+    """A signed head of Acme's audit log, readable by its auditor under an audit_trail scope."""
+    an_engagement_of_acmes_auditor(acme)
+    with override_settings(SIGNING_PKCS12_FILE="", SIGNING_TSA_URL=""):
+        head = checkpoint_seal(tenant=acme.tenant, log="audit")
+    return Built(Checkpoint, head.pk, "checkpoint_id", secrets=(head.root_hash,))
+
+
 STAFF = ("compliance", "risk", "operations", "admin")
 LEDGER_WRITERS = ("operations", "admin")
 EVERYONE = ("client", *STAFF, "auditor")
@@ -485,10 +652,49 @@ SWEEP: dict[str, Sweepable] = {
         for prefix in ("api:ledger-", "console-")
         for verb in ("approve", "reject")
     },
+    # KYC (kyc.views, kyc.monitoring.views): compliance officers and tenant admins only.
+    "console-kyc-case": Sweepable(
+        build=a_kyc_case_of_acme, readers=KYC_STAFF, wrong=everyone_but(*KYC_STAFF)
+    ),
+    "console-kyc-rule": Sweepable(
+        build=a_draft_monitoring_rule_of_acme, readers=KYC_STAFF, wrong=everyone_but(*KYC_STAFF)
+    ),
+    "console-kyc-report-export": Sweepable(
+        build=a_suspicious_transaction_report_of_acme,
+        readers=KYC_STAFF,
+        wrong=everyone_but(*KYC_STAFF),
+        methods=("get",),
+    ),
     # An account's margin (risk.api): the client for their own account and staff read it.
     "api:risk-account-margin": Sweepable(
         build=a_funded_client_account_of_acme, readers=(*STAFF, "client"), wrong=("auditor",)
     ),
+    # The auditor area and the checkpoint API: only the auditor of an open engagement
+    # (platform_core.audit.engagements); the tenant admin grants and revokes engagements.
+    "audit-engagement": Sweepable(
+        build=an_open_engagement_of_acme, readers=("auditor",), wrong=everyone_but("auditor")
+    ),
+    "audit-report": Sweepable(
+        build=a_report_of_acmes_auditor,
+        readers=("auditor",),
+        wrong=everyone_but("auditor"),
+        methods=("get",),
+    ),
+    "audit-report-file": Sweepable(
+        build=a_report_file_of_acmes_auditor,
+        readers=("auditor",),
+        wrong=everyone_but("auditor"),
+        methods=("get",),
+    ),
+    "api:engagement-revoke": Sweepable(
+        build=an_engagement_to_revoke, readers=("admin",), wrong=everyone_but("admin")
+    ),
+    **{
+        f"api:checkpoint-{view}": Sweepable(
+            build=a_signed_checkpoint_of_acme, readers=("auditor",), wrong=everyone_but("auditor")
+        )
+        for view in ("detail", "inclusion", "consistency")
+    },
 }
 
 # Routes whose parameters are not ids of tenant objects. "namespace:*" covers a namespace.

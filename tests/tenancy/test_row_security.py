@@ -43,6 +43,8 @@ GLOBAL_TABLES = {
     "tenancy_membershipuserobjectpermission": "grants on a membership; reachable only "
     "through the membership, which is row-level secured",
     "tenancy_membershipgroupobjectpermission": "as above, for groups",
+    "kyc_kyccaseuserobjectpermission": "assignments of KYC cases (guardian, direct key); "
+    "reachable only through the case, which is row-level secured",
     "django_celery_beat_periodictask": "the platform's schedule; tasks take tenant ids",
     "django_celery_beat_crontabschedule": "schedule definitions",
     "django_celery_beat_intervalschedule": "schedule definitions",
