@@ -159,7 +159,7 @@ def _book_arrays(count: int, seed: int = 7) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     instruments, volatility = _chain(rng)
     accounts, _ = _accounts(rng, count)
-    account = np.repeat(np.arange(count), 8)
+    account = np.repeat(np.arange(count), 8).astype(np.intp)
     instrument = np.array([i for a in accounts for i, _ in a], dtype=np.intp)
     quantity = np.array([q for a in accounts for _, q in a], dtype=np.float64)
     # Financed like margin clients: a loan of 20-70% of the long stock, some spare cash.
@@ -453,6 +453,24 @@ def run(args: list[str]) -> None:
     print(f"  full sweep, span-like            {span_seconds:8.3f} s   target <= 3 s")
     pm_seconds, _ = _timed(sweep_full, book, "finra-pm", repeat=1)
     print(f"  full sweep, finra-pm             {pm_seconds:8.3f} s")
+
+    stock_rows = arrays["position_instrument"] < UNDERLYINGS
+    stock_book = book_from_arrays(
+        **{
+            **arrays,
+            "position_account": arrays["position_account"][stock_rows],
+            "position_instrument": arrays["position_instrument"][stock_rows],
+            "position_quantity": arrays["position_quantity"][stock_rows],
+        }
+    )
+    rzrq_seconds, rzrq_state = _timed(sweep_full, stock_book, "cn-rzrq", repeat=2)
+    started = time.perf_counter()
+    changed = sweep_remark(stock_book, rzrq_state, {17: float(stock_book.price[17]) * 1.01})
+    print(
+        f"  full sweep, cn-rzrq               {rzrq_seconds:7.3f} s   (the book's "
+        f"{stock_rows.sum():,} stock positions); re-mark one underlying "
+        f"{(time.perf_counter() - started) * 1000:.1f} ms ({changed.size:,} whole accounts)"
+    )
 
     underlying = 17
     holders = int(

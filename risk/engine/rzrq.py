@@ -57,6 +57,7 @@ tenant's stored policy overrides them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -86,9 +87,17 @@ def _line(held: Decimal, owed: Decimal, warning: Decimal, liquidation: Decimal) 
     return "warning" if held >= liquidation * owed else "liquidation"
 
 
-@policy_register("cn-rzrq")
-def cn_rzrq(portfolio: Portfolio) -> MarginResult:
-    """融资融券: available margin for opening, the 维持担保比例 lines for maintenance."""
+@dataclass(frozen=True)
+class RzrqParameters:
+    financing_ratio: Decimal
+    lending_ratio: Decimal
+    default_haircut: dict[str, Decimal]
+    warning: Decimal
+    liquidation: Decimal
+
+
+def rzrq_parameters(portfolio: Portfolio) -> RzrqParameters:
+    """The policy's parameters for ``portfolio`` (its date and its ``parameters`` overrides)."""
     names = (
         "financing_margin_ratio",
         "lending_margin_ratio",
@@ -111,6 +120,16 @@ def cn_rzrq(portfolio: Portfolio) -> MarginResult:
     }
     liquidation = parameters.value("liquidation_line", Decimal("1.30"), low=one)
     warning = parameters.value("warning_line", Decimal("1.50"), low=liquidation)
+    return RzrqParameters(financing_ratio, lending_ratio, default_haircut, warning, liquidation)
+
+
+@policy_register("cn-rzrq")
+def cn_rzrq(portfolio: Portfolio) -> MarginResult:
+    """融资融券: available margin for opening, the 维持担保比例 lines for maintenance."""
+    zero, one = Decimal(0), Decimal(1)
+    read = rzrq_parameters(portfolio)
+    financing_ratio, lending_ratio = read.financing_ratio, read.lending_ratio
+    default_haircut, warning, liquidation = read.default_haircut, read.warning, read.liquidation
 
     instrument_index = {symbol: i for i, symbol in enumerate(portfolio.instruments)}
     for position in portfolio.positions:

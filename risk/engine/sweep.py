@@ -14,8 +14,8 @@ Policies:
 - ``span-like`` and ``finra-pm``: the scenario grid of ``scenario.py`` over every position of the
   book in one pass (``scenario_profit``/``group_loss`` with one group per slot), the per-product
   parameters computed once per underlying exactly as the single-portfolio policy computes them;
-- ``cn-rzrq`` is not vectorised here (its requirement is per account, not per underlying): use
-  ``margin_compute`` per account.
+- ``cn-rzrq``: ``sweep_rzrq.RzrqSweep`` (the loan is attributed across an account's holdings,
+  so a price move re-margins the whole accounts that hold the underlying).
 
 Units: requirements are int64 arrays in the currency's minor unit; equity and market values are
 float64 (sums of quantity x price x multiplier; ``account_figures`` turns one account's into
@@ -52,9 +52,10 @@ from risk.engine.scenario import (
     span_scenarios,
 )
 from risk.engine.sweep_cboe import CboeSweep
+from risk.engine.sweep_rzrq import RzrqSweep
 
 IntArray = NDArray[np.int64]
-SWEEP_POLICIES = ("cboe-strategy", "span-like", "finra-pm")
+SWEEP_POLICIES = ("cboe-strategy", "span-like", "finra-pm", "cn-rzrq")
 _MICRO = 1_000_000
 _CHUNK_ROWS = 16_384
 
@@ -98,6 +99,18 @@ class SweepState:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = (self.equity - paid) / denominator
         return np.where(denominator > 0, ratio, np.nan)
+
+
+def _account_sums(book: Book, per_slot: IntArray) -> IntArray:
+    """Per account, the sum of its slots' values (int64: exact, unlike a float bincount)."""
+    total = np.zeros(book.n_accounts, np.int64)
+    np.add.at(total, book.slot_account, per_slot)
+    return total
+
+
+def _account_slots(book: Book, accounts: IndexArray) -> IndexArray:
+    slots, _ = _rows_of(book.account_slot_start[accounts], book.account_slot_start[accounts + 1])
+    return slots
 
 
 def _rows_of(starts: IndexArray, ends: IndexArray) -> tuple[IndexArray, IndexArray]:
@@ -401,6 +414,8 @@ def _engine(book: Book, policy: str, parameters: Mapping[str, Decimal]) -> Any:
         return CboeSweep(book, rates_read(view))
     if policy in ("span-like", "finra-pm"):
         return ScenarioSweep(book, policy, parameters)
+    if policy == "cn-rzrq":
+        return RzrqSweep(book, dict(parameters))
     raise PortfolioError(
         "policy", f"{policy!r} has no book sweep; choose one of {', '.join(SWEEP_POLICIES)}"
     )
@@ -422,26 +437,18 @@ def sweep_full(
         slot_initial=initial,
         slot_maintenance=maintenance,
         slot_fully_paid=paid,
-        initial=np.bincount(book.slot_account, weights=initial, minlength=n).astype(np.int64),
-        maintenance=np.bincount(book.slot_account, weights=maintenance, minlength=n).astype(
-            np.int64
-        ),
-        fully_paid=np.bincount(book.slot_account, weights=paid, minlength=n).astype(np.int64),
+        initial=_account_sums(book, initial),
+        maintenance=_account_sums(book, maintenance),
+        fully_paid=_account_sums(book, paid),
         long_value=long,
         short_value=short,
         equity=book.cash - book.loan + long - short,
         engine=engine,
     )
-    if np.any(np.abs(initial) > 2**52) or np.any(np.abs(maintenance) > 2**52):
-        # bincount sums in float64: exact below 2**53 minor units; beyond, sum in Python.
-        for name, values in (
-            ("initial", initial),
-            ("maintenance", maintenance),
-            ("fully_paid", paid),
-        ):
-            total = np.zeros(n, dtype=object)
-            np.add.at(total, book.slot_account, values.astype(object))
-            setattr(state, name, total.astype(np.int64))
+    if hasattr(engine, "account_extra"):  # groups of the account, not of a slot (cn-rzrq)
+        extra_initial, extra_maintenance = engine.account_extra(np.arange(n))
+        state.initial += extra_initial
+        state.maintenance += extra_maintenance
     return state
 
 
@@ -454,6 +461,8 @@ def sweep_remark(
     slots = book.slots_of_underlyings(int(u) for u in moved)
     if not slots.size:
         return np.empty(0, dtype=np.intp)
+    if getattr(state.engine, "whole_accounts", False):  # every slot of the accounts touched
+        slots = _account_slots(book, np.unique(book.slot_account[slots]))
     initial, maintenance, paid = state.engine.compute(slots)
     owners = book.slot_account[slots]
     for total, per_slot, new in (

@@ -262,7 +262,7 @@ def test_scenario_sweep_without_a_needed_volatility_names_it() -> None:
 def test_an_unknown_sweep_policy_is_refused() -> None:
     book_ = book_from_portfolios([portfolio_parse(_common_book()[0])])
     with pytest.raises(PortfolioError) as refused:
-        sweep_full(book_, "cn-rzrq")
+        sweep_full(book_, "nope")
     assert refused.value.field == "policy"
 
 
@@ -372,3 +372,55 @@ def test_a_remark_with_a_bad_price_changes_nothing_and_names_it() -> None:
         assert refused.value.field == field
     assert np.array_equal(book_.price, prices)
     assert np.array_equal(state.maintenance, maintenance)
+
+
+@st.composite
+def rzrq_books(draw: Any) -> list[dict]:
+    instruments = []
+    for index in range(4):
+        spec = stock(f"S{index}", str(Decimal(draw(st.integers(100, 9999))) / 100))
+        if draw(st.booleans()):
+            spec["kind"] = "etf"
+        if draw(st.booleans()):
+            spec["haircut"] = draw(st.sampled_from(["0", "0.5", "0.65", "0.7", "0.625", "1"]))
+        instruments.append(spec)
+    as_of = draw(st.sampled_from(["2023-06-01", "2023-11-01", "2026-01-02"]))
+    documents = []
+    for _ in range(6):
+        positions = {
+            s: draw(st.sampled_from([-300, -100, 100, 200, 500, 1000, 1]))
+            for s in draw(st.lists(st.sampled_from(["S0", "S1", "S2", "S3"]), unique=True))
+        }
+        documents.append(
+            book(
+                instruments,
+                positions,
+                as_of=as_of,
+                cash=draw(st.sampled_from(["0", "5000", "-1200.50", "100000"])),
+                loan=draw(st.sampled_from(["0", "10000", "33333.33", "250000.125", "1000.00005"])),
+            )
+        )
+    return documents
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(rzrq_books(), st.integers(-20, 20))
+def test_rzrq_sweep_equals_margin_compute_and_remarks_whole_accounts(
+    documents: list[dict], move: int
+) -> None:
+    book_, state = _check(documents, "cn-rzrq")
+    symbol = "S1"
+    price = round(float(book_.price[book_.symbols[symbol]]) * (1 + move / 100), 2)
+    sweep_remark(book_, state, {symbol: max(price, 0.01)})
+    for index in range(book_.n_accounts):
+        expected = margin_compute(book_.portfolio(index), "cn-rzrq")
+        figures = account_figures(book_, state, index)
+        assert figures.initial_requirement == expected.initial_requirement
+        assert figures.maintenance_requirement == expected.maintenance_requirement
+
+
+def test_rzrq_sweep_refuses_options_naming_the_instrument() -> None:
+    book_ = book_from_portfolios([portfolio_parse(_common_book()[0])])
+    with pytest.raises(PortfolioError) as refused:
+        sweep_full(book_, "cn-rzrq")
+    assert refused.value.field.endswith(".kind")
