@@ -383,6 +383,85 @@ def a_clients_pending_withdrawal_of_acme(acme: TenantPeople) -> Built:
     return Built(WithdrawalRequest, withdrawal.pk, "withdrawal_id", secrets=("777.31", "****9876"))
 
 
+KYC_NAME = "Sweep Kycclient"
+
+
+def _a_kyc_client_case_of_acme(acme: TenantPeople) -> Any:
+    """A new client of Acme has submitted their onboarding file: an open case (kyc)."""
+    from tests.kyc.factories import PERSONAL, submit_profile
+
+    person = make_person(acme.tenant, "kyc-sweep-client@acme.example", Role.CLIENT)
+    name = {"legal_name": KYC_NAME, "native_name": ""}
+    return person, submit_profile(acme.tenant, person, personal={**PERSONAL, **name})
+
+
+def a_kyc_case_of_acme(acme: TenantPeople) -> Built:
+    from kyc.models import KycCase
+
+    _person, case = _a_kyc_client_case_of_acme(acme)
+    return Built(KycCase, case.pk, "case_id", secrets=(KYC_NAME,))
+
+
+def a_draft_monitoring_rule_of_acme(acme: TenantPeople) -> Built:
+    from kyc.models import MonitoringRule
+    from kyc.monitoring.services import rule_draft_create
+
+    rule = rule_draft_create(
+        tenant=acme.tenant,
+        actor=acme.compliance.user,
+        code="large_cash",
+        params={"threshold": "43210.98"},
+        score=20,
+    )
+    return Built(MonitoringRule, rule.pk, "rule_id", secrets=("43210.98",))
+
+
+def a_suspicious_transaction_report_of_acme(acme: TenantPeople) -> Built:
+    """A third party paid a client's account; the alert's case became a report."""
+    from kyc.models import SuspiciousTransactionReport
+    from kyc.monitoring.services import entry_evaluate, str_create
+    from kyc.services import case_assign
+
+    person, _case = _a_kyc_client_case_of_acme(acme)
+    bank = account_create(tenant=acme.tenant, kind="custodian_bank", currency="CNY")
+    cash = account_create(
+        tenant=acme.tenant, kind="client_cash", currency="CNY", owner_id=person.membership.pk
+    )
+    entry = transfer_post(
+        tenant=acme.tenant,
+        debit_account=bank.pk,
+        credit_account=cash.pk,
+        amount=Decimal("8765.43"),
+        currency="CNY",
+        entry_type="deposit",
+        idempotency_key="sweep-kyc-deposit",
+        memo="payer=Sweep Thirdparty",
+    )
+    (alert,) = entry_evaluate(tenant=acme.tenant, entry_id=entry.pk)
+    case_assign(
+        tenant=acme.tenant,
+        actor=acme.compliance.user,
+        membership=acme.compliance.membership,
+        case_id=alert.case_id,
+        assignee=acme.compliance.membership,
+    )
+    report = str_create(
+        tenant=acme.tenant,
+        actor=acme.compliance.user,
+        case_id=alert.case_id,
+        narrative="sweep: funded by an unrelated payer",
+    )
+    return Built(
+        SuspiciousTransactionReport,
+        report.pk,
+        "report_id",
+        secrets=("sweep: funded by an unrelated payer", "Sweep Thirdparty"),
+    )
+
+
+KYC_STAFF = ("compliance", "admin")  # kyc.views and kyc.monitoring.views
+
+
 SWEEP_PERIOD = (date(2025, 3, 7), date(2025, 3, 9))  # dates no other page shows
 
 
@@ -573,6 +652,19 @@ SWEEP: dict[str, Sweepable] = {
         for prefix in ("api:ledger-", "console-")
         for verb in ("approve", "reject")
     },
+    # KYC (kyc.views, kyc.monitoring.views): compliance officers and tenant admins only.
+    "console-kyc-case": Sweepable(
+        build=a_kyc_case_of_acme, readers=KYC_STAFF, wrong=everyone_but(*KYC_STAFF)
+    ),
+    "console-kyc-rule": Sweepable(
+        build=a_draft_monitoring_rule_of_acme, readers=KYC_STAFF, wrong=everyone_but(*KYC_STAFF)
+    ),
+    "console-kyc-report-export": Sweepable(
+        build=a_suspicious_transaction_report_of_acme,
+        readers=KYC_STAFF,
+        wrong=everyone_but(*KYC_STAFF),
+        methods=("get",),
+    ),
     # An account's margin (risk.api): the client for their own account and staff read it.
     "api:risk-account-margin": Sweepable(
         build=a_funded_client_account_of_acme, readers=(*STAFF, "client"), wrong=("auditor",)
