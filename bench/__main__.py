@@ -14,6 +14,7 @@ BENCHMARKS = {
     "audit": "bench.audit",
     "rls": "bench.rls",
     "ledger": "bench.ledger",
+    "reports": "bench.reports",
     "risk": "bench.risk",
 }
 # Benchmarks of plain-Python code that need no database (nor Django).
