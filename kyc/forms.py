@@ -13,8 +13,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy as _
 
 from kyc.countries import ISO_COUNTRIES
 from kyc.documents import identity_number_check, upload_check
@@ -22,13 +21,13 @@ from kyc.suitability import QUESTIONS
 
 STEPS = ("personal", "identity", "address", "funds", "bank", "suitability", "review")
 STEP_TITLES = {
-    "personal": _lazy("Personal details"),
-    "identity": _lazy("Identity document"),
-    "address": _lazy("Proof of address"),
-    "funds": _lazy("Source of funds and wealth"),
-    "bank": _lazy("Your bank account"),
-    "suitability": _lazy("Suitability questionnaire"),
-    "review": _lazy("Review and submit"),
+    "personal": _("Personal details"),
+    "identity": _("Identity document"),
+    "address": _("Proof of address"),
+    "funds": _("Source of funds and wealth"),
+    "bank": _("Your bank account"),
+    "suitability": _("Suitability questionnaire"),
+    "review": _("Review and submit"),
 }
 
 
@@ -37,7 +36,7 @@ def country_field(label: object) -> forms.CharField:
         label=label,
         max_length=2,
         min_length=2,
-        help_text=_lazy("Two-letter ISO code, e.g. CN"),
+        help_text=_("Two-letter ISO code, e.g. CN"),
     )
 
 
@@ -56,39 +55,39 @@ def name_key(name: str) -> str:
 
 class PersonalForm(forms.Form):
     OCCUPATIONS = (
-        ("employee", _lazy("Employee")),
-        ("self_employed", _lazy("Self-employed")),
-        ("business_owner", _lazy("Business owner")),
-        ("cash_business", _lazy("Owner of a cash-intensive business")),
-        ("retired", _lazy("Retired")),
-        ("student", _lazy("Student")),
-        ("other", _lazy("Other")),
+        ("employee", _("Employee")),
+        ("self_employed", _("Self-employed")),
+        ("business_owner", _("Business owner")),
+        ("cash_business", _("Owner of a cash-intensive business")),
+        ("retired", _("Retired")),
+        ("student", _("Student")),
+        ("other", _("Other")),
     )
     PEP = (
-        ("no", _lazy("No")),
-        ("domestic", _lazy("Yes, a domestic public function")),
-        ("foreign", _lazy("Yes, a foreign public function")),
-        ("international", _lazy("Yes, in an international organisation")),
-        ("associate", _lazy("A family member or close associate of such a person")),
+        ("no", _("No")),
+        ("domestic", _("Yes, a domestic public function")),
+        ("foreign", _("Yes, a foreign public function")),
+        ("international", _("Yes, in an international organisation")),
+        ("associate", _("A family member or close associate of such a person")),
     )
 
-    legal_name = forms.CharField(label=_lazy("Legal name"), max_length=200)
+    legal_name = forms.CharField(label=_("Legal name"), max_length=200)
     native_name = forms.CharField(
-        label=_lazy("Name in your own script (e.g. Chinese characters)"),
+        label=_("Name in your own script (e.g. Chinese characters)"),
         max_length=200,
         required=False,
     )
     former_names = forms.CharField(
-        label=_lazy("Former names, one per line"), widget=forms.Textarea, required=False
+        label=_("Former names, one per line"), widget=forms.Textarea, required=False
     )
-    birth_date = forms.DateField(label=_lazy("Date of birth"), help_text="YYYY-MM-DD")
-    nationality = country_field(_lazy("Nationality"))
-    residence_country = country_field(_lazy("Country of residence"))
-    address = forms.CharField(label=_lazy("Home address"), widget=forms.Textarea, max_length=500)
-    phone = forms.CharField(label=_lazy("Phone"), max_length=32)
-    occupation = forms.ChoiceField(label=_lazy("Occupation"), choices=OCCUPATIONS)
+    birth_date = forms.DateField(label=_("Date of birth"), help_text="YYYY-MM-DD")
+    nationality = country_field(_("Nationality"))
+    residence_country = country_field(_("Country of residence"))
+    address = forms.CharField(label=_("Home address"), widget=forms.Textarea, max_length=500)
+    phone = forms.CharField(label=_("Phone"), max_length=32)
+    occupation = forms.ChoiceField(label=_("Occupation"), choices=OCCUPATIONS)
     pep = forms.ChoiceField(
-        label=_lazy("Do you hold, or have you held, a prominent public function?"), choices=PEP
+        label=_("Do you hold, or have you held, a prominent public function?"), choices=PEP
     )
 
     def clean_nationality(self) -> str:
@@ -137,13 +136,13 @@ class UploadFormMixin:
 
 class IdentityForm(UploadFormMixin, forms.Form):
     ID_TYPES = (
-        ("cn_resident_id", _lazy("PRC resident identity card")),
-        ("passport", _lazy("Passport")),
+        ("cn_resident_id", _("PRC resident identity card")),
+        ("passport", _("Passport")),
     )
-    id_type = forms.ChoiceField(label=_lazy("Document type"), choices=ID_TYPES)
-    id_number = forms.CharField(label=_lazy("Document number"), max_length=32)
-    issuing_country = country_field(_lazy("Issuing country"))
-    document = forms.FileField(label=_lazy("A scan or photo of the document (PDF, PNG, JPEG)"))
+    id_type = forms.ChoiceField(label=_("Document type"), choices=ID_TYPES)
+    id_number = forms.CharField(label=_("Document number"), max_length=32)
+    issuing_country = country_field(_("Issuing country"))
+    document = forms.FileField(label=_("A scan or photo of the document (PDF, PNG, JPEG)"))
 
     def clean_issuing_country(self) -> str:
         return _country(self.cleaned_data["issuing_country"])
@@ -172,7 +171,7 @@ class IdentityForm(UploadFormMixin, forms.Form):
 class AddressForm(UploadFormMixin, forms.Form):
     file_field = "proof"
     proof = forms.FileField(
-        label=_lazy("A utility bill or bank statement from the last 3 months (PDF, PNG, JPEG)")
+        label=_("A utility bill or bank statement from the last 3 months (PDF, PNG, JPEG)")
     )
 
     def clean_proof(self) -> Any:
@@ -181,22 +180,20 @@ class AddressForm(UploadFormMixin, forms.Form):
 
 class FundsForm(UploadFormMixin, forms.Form):
     SOURCES = (
-        ("salary", _lazy("Salary")),
-        ("business", _lazy("Business income")),
-        ("investments", _lazy("Investments")),
-        ("inheritance", _lazy("Inheritance or gift")),
-        ("property_sale", _lazy("Sale of property")),
-        ("other", _lazy("Other")),
+        ("salary", _("Salary")),
+        ("business", _("Business income")),
+        ("investments", _("Investments")),
+        ("inheritance", _("Inheritance or gift")),
+        ("property_sale", _("Sale of property")),
+        ("other", _("Other")),
     )
     file_field = "proof"
-    source_of_funds = forms.ChoiceField(
-        label=_lazy("Source of the money you deposit"), choices=SOURCES
-    )
-    source_of_wealth = forms.ChoiceField(label=_lazy("Source of your wealth"), choices=SOURCES)
+    source_of_funds = forms.ChoiceField(label=_("Source of the money you deposit"), choices=SOURCES)
+    source_of_wealth = forms.ChoiceField(label=_("Source of your wealth"), choices=SOURCES)
     details = forms.CharField(
-        label=_lazy("Details"), widget=forms.Textarea, required=False, max_length=1000
+        label=_("Details"), widget=forms.Textarea, required=False, max_length=1000
     )
-    proof = forms.FileField(label=_lazy("Supporting document (optional)"), required=False)
+    proof = forms.FileField(label=_("Supporting document (optional)"), required=False)
 
     def __init__(self, *args: Any, has_file: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, has_file=True, **kwargs)
@@ -213,10 +210,10 @@ class FundsForm(UploadFormMixin, forms.Form):
 
 
 class BankForm(forms.Form):
-    holder_name = forms.CharField(label=_lazy("Account holder's name"), max_length=200)
-    bank_name = forms.CharField(label=_lazy("Bank"), max_length=200)
-    account_number = forms.CharField(label=_lazy("Account number or IBAN"), max_length=34)
-    country = country_field(_lazy("Country of the bank"))
+    holder_name = forms.CharField(label=_("Account holder's name"), max_length=200)
+    bank_name = forms.CharField(label=_("Bank"), max_length=200)
+    account_number = forms.CharField(label=_("Account number or IBAN"), max_length=34)
+    country = country_field(_("Country of the bank"))
 
     def __init__(self, *args: Any, names: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -250,14 +247,14 @@ class SuitabilityForm(forms.Form):
                 label=question.text,
                 choices=[(value, label) for value, label, _points in question.choices],
                 widget=forms.RadioSelect,
-                error_messages={"required": _lazy("Answer this question.")},
+                error_messages={"required": _("Answer this question.")},
             )
 
 
 class ReviewForm(forms.Form):
     confirm = forms.BooleanField(
-        label=_lazy("I confirm that what I have given is true and complete."),
-        error_messages={"required": _lazy("Confirm before you submit.")},
+        label=_("I confirm that what I have given is true and complete."),
+        error_messages={"required": _("Confirm before you submit.")},
     )
 
 
