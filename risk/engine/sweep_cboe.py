@@ -101,12 +101,23 @@ def _classify(book: Book) -> dict[str, Any]:
     whole &= ~option | (book.strike[instrument] * PRICE_UNITS < _MAX_PRICE_UNITS)
     bad = np.bincount(slot, weights=~whole, minlength=n_slots) > 0
 
+    pattern = np.full(n_slots, OTHER, dtype=np.int8)
+    pattern[options == 0] = STOCK
+    # The shapes are told apart on the slots holding options only (most slots hold stock).
+    sub = np.flatnonzero(options > 0)
+    full_count, full_stock = count, stock
+    count = [c[sub] for c in full_count]
+    stock, options = full_stock[sub], options[sub]
+    positions = [p[sub] for p in role_position]
+    firsts = [p[sub] for p in role_first]
+    shape = np.full(sub.size, OTHER, dtype=np.int8)
+
     def leg(role: int, values: NDArray[Any]) -> NDArray[Any]:
-        position = role_position[role]
+        position = positions[role]
         return np.where(position >= 0, values[instrument[np.maximum(position, 0)]], 0)
 
     def size(role: int) -> NDArray[np.float64]:
-        position = role_position[role]
+        position = positions[role]
         return np.where(position >= 0, np.abs(quantity[np.maximum(position, 0)]), 0.0)
 
     m = [leg(r, book.multiplier) for r in range(4)]
@@ -114,8 +125,6 @@ def _classify(book: Book) -> dict[str, Any]:
     strike = [leg(r, book.strike) for r in range(4)]
     one = [c == 1 for c in count]
     none = [c == 0 for c in count]
-    pattern = np.full(n_slots, OTHER, dtype=np.int8)
-    pattern[options == 0] = STOCK
     family = (
         (stock >= 0)
         & (options >= 1)
@@ -125,9 +134,9 @@ def _classify(book: Book) -> dict[str, Any]:
         & (count[SHORT_CALL] <= 1)
         & ((count[LONG_PUT] == 0) | (count[SHORT_CALL] == 0) | (m[LONG_PUT] == m[SHORT_CALL]))
     )
-    pattern[family] = FAMILY
+    shape[family] = FAMILY
     lone = (stock >= 0) & (options == 1) & (one[SHORT_PUT] | one[LONG_CALL])
-    pattern[lone] = LONE
+    shape[lone] = LONE
     straddle = (
         (stock == 0)
         & (options == 2)
@@ -135,7 +144,7 @@ def _classify(book: Book) -> dict[str, Any]:
         & one[SHORT_PUT]
         & (m[SHORT_CALL] == m[SHORT_PUT])
     )
-    pattern[straddle] = STRADDLE
+    shape[straddle] = STRADDLE
     for short, long_role in ((SHORT_CALL, LONG_CALL), (SHORT_PUT, LONG_PUT)):
         vertical = (
             (stock == 0)
@@ -147,15 +156,15 @@ def _classify(book: Book) -> dict[str, Any]:
             & (size(short) == size(long_role))
             & (strike[short] != strike[long_role])
         )
-        pattern[vertical] = VERTICAL
+        shape[vertical] = VERTICAL
     condor = (stock == 0) & (options == 4) & one[0] & one[1] & one[2] & one[3]
     for other in range(1, 4):
         condor &= (m[other] == m[0]) & (expiry[other] == expiry[0]) & (size(other) == size(0))
     condor &= (strike[LONG_PUT] < strike[SHORT_PUT]) & (strike[SHORT_PUT] <= strike[SHORT_CALL])
     condor &= strike[SHORT_CALL] < strike[LONG_CALL]
-    pattern[condor] = CONDOR
+    shape[condor] = CONDOR
     for short, long_role in ((SHORT_CALL, LONG_CALL), (SHORT_PUT, LONG_PUT)):
-        first = role_first[long_role]
+        first = firsts[long_role]
         safe = np.maximum(first, 0)
         low_strike = np.where(first >= 0, book.strike[instrument[safe]], 0.0)
         low_size = np.where(first >= 0, np.abs(quantity[safe]), 0.0)
@@ -169,7 +178,9 @@ def _classify(book: Book) -> dict[str, Any]:
             np.maximum(low_strike, strike[long_role]),
         )
         butterfly &= (low < strike[short]) & (strike[short] < high)
-        pattern[butterfly] = BUTTERFLY
+        shape[butterfly] = BUTTERFLY
+    pattern[sub] = shape
+    stock = full_stock
     pattern[bad] = OTHER
     pattern[np.abs(stock) > _MAX_UNITS] = OTHER
     return {
