@@ -58,6 +58,7 @@ def chains(draw: Any) -> tuple[list[dict], list[str]]:
                 str(premium),
                 expiry=expiry if draw(st.integers(0, 4)) else draw(st.sampled_from([NEAR, FAR])),
                 exercise_style=draw(st.sampled_from(["american"] * 4 + ["european"])),
+                multiplier=draw(st.sampled_from([100] * 6 + [10, 50])),
             )
         )
     return instruments, [i["symbol"] for i in instruments[1:]]
