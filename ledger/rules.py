@@ -107,12 +107,19 @@ ENTRY_TYPES: dict[str, EntryRule] = {
     ),
     # A liquidation's proceeds settle a defaulted client's debt to the house.
     "liquidation": EntryRule(
-        "Liquidation proceeds applied to the client's loan",
-        frozenset({("client_cash", "loan_receivable"), ("custodian_bank", "client_cash")}),
+        "Liquidation proceeds applied to the client's loan, received from or (buying back "
+        "a short) paid to the market",
+        frozenset(
+            {
+                ("client_cash", "loan_receivable"),
+                ("custodian_bank", "client_cash"),
+                ("client_cash", "custodian_bank"),
+            }
+        ),
     ),
     "default_writeoff": EntryRule(
-        "An unrecoverable loan written off against the default fund",
-        frozenset({("default_fund", "loan_receivable")}),
+        "An unrecoverable loan written off against the default fund, then the liquidity buffer",
+        frozenset({("default_fund", "loan_receivable"), ("liquidity_buffer", "loan_receivable")}),
     ),
     # Same-day top-up of a client-money shortfall from house money (CASS 7.15.29).
     "shortfall_topup": EntryRule(

@@ -11,3 +11,96 @@ class RiskOperationsConfig(AppConfig):
 
     name = "risk.operations"
     label = "risk_operations"
+
+    def ready(self) -> None:
+        from datetime import timedelta
+
+        from ledger.hooks import entry_committed
+        from platform_core.audit.notifications import NotificationKind, notification_kinds
+        from platform_core.hooks import (
+            ApprovableAction,
+            MenuEntry,
+            ScheduledTask,
+            approvable_actions,
+            menu_entries,
+            scheduled_tasks,
+        )
+        from platform_core.tenancy.roles import Role
+        from risk import hooks as risk_hooks
+        from risk.operations import services
+
+        risk_hooks.crash_signal.connect(services.crash_signal_received)
+        changed = getattr(risk_hooks, "margin_status_changed", None)
+        if changed is not None:
+            changed.connect(services.margin_status_changed_received)
+        entry_committed.connect(services.deposit_received)
+
+        call = frozenset({"account_id", "call_id", "deadline", "deposit_needed", "currency"})
+        for key, description, context in (
+            (
+                "margin.warning",
+                "The account's margin ratio fell to the warning line.",
+                frozenset({"account_id", "ratio", "currency"}),
+            ),
+            ("margin.call", "A margin call with its deadline and the deposit needed.", call),
+            ("margin.deadline_near", "A margin call's deadline is near.", call),
+            (
+                "margin.deleverage",
+                "The ratio fell to the deleverage line: positions will be reduced.",
+                call,
+            ),
+            (
+                "margin.liquidation",
+                "The ratio fell to the liquidation line: positions are being closed.",
+                call,
+            ),
+            (
+                "margin.executed",
+                "Positions were closed to restore the margin ratio.",
+                frozenset({"account_id", "proposal_id", "kind", "net_cash", "currency"}),
+            ),
+            (
+                "margin.call_met",
+                "The margin call was met.",
+                frozenset({"account_id", "call_id", "reason", "ratio"}),
+            ),
+        ):
+            notification_kinds.register(NotificationKind(key, description, context))
+
+        approvable_actions.register(
+            ApprovableAction(
+                key=services.WRITEOFF_ACTION,
+                description="Write off a client's debt against the default fund and buffer",
+                maker_roles=frozenset({Role.RISK_OFFICER}),
+                approver_role=Role.TENANT_ADMIN,
+                validate=services.debt_writeoff_validate,
+                execute=services.debt_writeoff_execute,
+            )
+        )
+        scheduled_tasks.register(
+            ScheduledTask(
+                key="risk-operations-call-deadlines",
+                task="risk.operations.tasks.calls_deadline_check_all_task",
+                every=timedelta(minutes=15),
+            )
+        )
+        menu_entries.register(
+            MenuEntry(
+                key="risk_operations.calls",
+                area="console",
+                label="Margin calls",
+                url_name="console-margin-calls",
+                roles=frozenset({Role.RISK_OFFICER, Role.COMPLIANCE_OFFICER}),
+                order=30,
+            )
+        )
+        menu_entries.register(
+            MenuEntry(
+                key="risk_operations.portal_calls",
+                area="portal",
+                label="Margin calls",
+                url_name="portal-margin-calls",
+                roles=frozenset({Role.CLIENT}),
+                order=30,
+            )
+        )
