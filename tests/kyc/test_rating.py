@@ -1,0 +1,140 @@
+"""Customer risk rating: factors and weights per tenant, bands with reasons, review dates,
+the scheduled task that opens review cases."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from kyc.models import KycCase, RiskRating
+from kyc.rating import ClientFacts, RatingConfig, next_review, rating_compute, reason_text
+from kyc.services import rating_config_for, rating_config_set, risk_rating_compute
+from kyc.tasks import reviews_open_due_task
+from platform_core.exceptions import ApplicationError
+from tests.kyc.factories import submit_profile
+
+CLEAN = {"band": "clear", "open_hits": 0}
+
+
+def test_an_ordinary_salaried_client_is_low_with_the_channel_as_the_only_reason():
+    rating = rating_compute(
+        ClientFacts(occupation="employee", countries=("CN",), screening=CLEAN), RatingConfig()
+    )
+    assert rating.level == "low"
+    assert [r["code"] for r in rating.reasons] == ["non_face_to_face"]
+
+
+def test_each_factor_raises_the_score_and_gives_its_reason():
+    facts = ClientFacts(
+        occupation="cash_business",
+        source_of_wealth="inheritance",
+        countries=("CN", "VN"),
+        leverage_cap=Decimal("1.00"),
+        screening={"band": "review", "open_hits": 1},
+    )
+    rating = rating_compute(facts, RatingConfig())
+    codes = {r["code"] for r in rating.reasons}
+    assert {
+        "occupation_cash_business",
+        "wealth_unexplained",
+        "country_increased_monitoring",
+        "leverage",
+        "screening_review",
+    } <= codes
+    assert rating.level in ("medium", "high")
+    assert "VN" in reason_text(next(r for r in rating.reasons if r["code"].startswith("country")))
+
+
+@pytest.mark.parametrize(
+    ("facts", "why"),
+    [
+        (ClientFacts(pep="foreign", screening=CLEAN), "pep_foreign"),
+        (ClientFacts(countries=("KP",), screening=CLEAN), "country_call_for_action"),
+        (ClientFacts(screening={"band": "hit", "open_strong_hits": 1}), "screening_hit"),
+        (ClientFacts(screening={"band": "clear", "pep": True}), "pep_listed"),
+    ],
+)
+def test_some_facts_make_a_client_high_whatever_the_weights(facts, why):
+    quiet = RatingConfig(
+        weights=dict.fromkeys(
+            ("customer", "geography", "product", "channel", "pep", "screening"), 1
+        )
+    )
+    rating = rating_compute(facts, quiet)
+    assert rating.level == "high" and why in {r["code"] for r in rating.reasons}
+
+
+def test_weights_change_the_band():
+    facts = ClientFacts(occupation="business_owner", countries=("VN",), screening=CLEAN)
+    default = rating_compute(facts, RatingConfig())
+    geography_heavy = RatingConfig(
+        weights={
+            "customer": 0,
+            "geography": 100,
+            "product": 0,
+            "channel": 0,
+            "pep": 0,
+            "screening": 0,
+        }
+    )
+    heavy = rating_compute(facts, geography_heavy)
+    assert heavy.score == 60 and heavy.level == "high"
+    assert default.score < heavy.score
+
+
+def test_review_intervals_default_to_three_two_one_years():
+    config = RatingConfig()
+    today = date(2026, 2, 28)
+    assert next_review("low", config, today=today) == date(2029, 2, 28)
+    assert next_review("medium", config, today=today) == date(2028, 2, 28)
+    assert next_review("high", config, today=today) == date(2027, 2, 28)
+    assert next_review("low", config, today=date(2028, 2, 29)) == date(2031, 2, 28)
+
+
+def test_a_tenants_configuration_is_checked_and_used(acme, globex):
+    with pytest.raises(ApplicationError) as bad:
+        rating_config_set(
+            tenant=acme.tenant,
+            actor=acme.admin.user,
+            weights={"astrology": 5, "pep": 500},
+            review_years={"low": 0},
+        )
+    assert set(bad.value.fields) == {"weights", "review_years"}
+    rating_config_set(
+        tenant=acme.tenant,
+        actor=acme.admin.user,
+        weights={"channel": 0},
+        review_years={"low": 5, "high": 1},
+        medium_from=10,
+        high_from=40,
+    )
+    config = rating_config_for(tenant=acme.tenant)
+    assert config.weights["channel"] == 0 and config.review_years["low"] == 5
+    assert config.high_from == 40
+    from tests.conftest import as_tenant
+
+    with as_tenant(globex.tenant):
+        assert rating_config_for(tenant=globex.tenant).review_years["low"] == 3
+
+
+def test_a_submitted_client_is_rated_and_the_rating_is_kept(acme):
+    case = submit_profile(acme.tenant, acme.client)
+    first = RiskRating.objects.get(profile=case.profile)
+    assert first.level in ("low", "medium", "high") and first.reasons
+    assert first.next_review_on > date.today()  # noqa: DTZ011
+    again = risk_rating_compute(tenant=acme.tenant, profile=case.profile)
+    assert RiskRating.objects.filter(profile=case.profile).count() == 2
+    assert again.pk != first.pk
+
+
+def test_the_scheduled_task_opens_due_reviews(acme):
+    case = submit_profile(acme.tenant, acme.client)
+    KycCase.objects.filter(pk=case.pk).update(status="approved")
+    case.profile.__class__.objects.filter(pk=case.profile_id).update(
+        status="approved", next_review_on=date(2020, 1, 1)
+    )
+    assert reviews_open_due_task(acme.tenant.pk) == 1
+    assert reviews_open_due_task(acme.tenant.pk) == 0
+    assert KycCase.objects.filter(kind="review", status="open").count() == 1
