@@ -35,7 +35,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from risk.engine.policies import margin_compute
 from risk.engine.portfolio import Portfolio, PortfolioError, Position
-from risk.engine.result import MarginResult
+from risk.engine.result import RATIO_PLACES, MarginResult
 from risk.engine.stress import portfolio_reprice
 
 CENT = Decimal("0.01")
@@ -145,17 +145,14 @@ def liquidation_prices(
     for symbol in underlyings or ():
         if symbol not in portfolio.instruments or portfolio.instruments[symbol].is_option:
             raise PortfolioError("underlyings", f"{symbol!r} is not an underlying of the portfolio")
+    base = margin_compute(portfolio, policy)
     out = []
     for symbol in underlyings or held:
         current = portfolio.instruments[symbol].price
-
-        def below(price: Decimal, symbol: str = symbol) -> bool:
-            moved = portfolio_reprice(portfolio, {symbol: price})
-            return _below_line(margin_compute(moved, policy), line)
-
-        if _below_line(margin_compute(portfolio, policy), line):
+        if _below_line(base, line):
             out.append(LiquidationPrice(symbol, current, current, current))
             continue
+        below = _below_function(portfolio, base, symbol, policy, line)
         out.append(
             LiquidationPrice(
                 symbol,
@@ -165,6 +162,47 @@ def liquidation_prices(
             )
         )
     return out
+
+
+def _below_function(
+    portfolio: Portfolio, base: MarginResult, symbol: str, policy: str, line: Decimal
+) -> Callable[[Decimal], bool]:
+    """Whether the account is below ``line`` with ``symbol`` at a price.
+
+    The strategy and scenario policies margin each underlying apart (groups never span two),
+    so only the positions on ``symbol`` are margined again at each price and the rest of the
+    account is added as it stands: the same numbers as margining the whole portfolio, rounded
+    the same way, at a fraction of the cost. ``cn-rzrq`` (the loan spans the account) is
+    margined whole.
+    """
+    if policy == "cn-rzrq":
+
+        def whole(price: Decimal) -> bool:
+            moved = portfolio_reprice(portfolio, {symbol: price})
+            return _below_line(margin_compute(moved, policy), line)
+
+        return whole
+    mine = tuple(
+        p
+        for p in portfolio.positions
+        if portfolio.underlying_of(portfolio.instruments[p.symbol]).symbol == symbol
+    )
+    alone = replace(portfolio, positions=mine, cash=Decimal(0), loan=Decimal(0))
+    part = margin_compute(alone, policy)
+    rest_equity = base.equity - part.equity
+    rest_maintenance = base.maintenance_requirement - part.maintenance_requirement
+    rest_paid = base.fully_paid_value - part.fully_paid_value
+
+    def below(price: Decimal) -> bool:
+        moved = margin_compute(portfolio_reprice(alone, {symbol: price}), policy)
+        paid = rest_paid + moved.fully_paid_value
+        denominator = rest_maintenance + moved.maintenance_requirement - paid
+        if denominator <= 0:
+            return False
+        ratio = ((rest_equity + moved.equity - paid) / denominator).quantize(RATIO_PLACES)
+        return ratio < line
+
+    return below
 
 
 @dataclass(frozen=True)

@@ -83,21 +83,33 @@ def test_short_stock_is_liquidated_on_a_rise() -> None:
 
 @hypothesis_settings(max_examples=25, deadline=None)
 @given(
-    st.sampled_from([{"XYZ": 200, "XYZ C55": -2}, {"XYZ": 100, "XYZ P45": 1}, {"XYZ": 300}]),
-    st.integers(4000, 9000),
+    st.sampled_from(
+        [
+            {"XYZ": 200, "XYZ C55": -2},
+            {"XYZ": 100, "XYZ P45": 1},
+            {"XYZ": 300},
+            {"XYZ": 100, "ABC": 150, "XYZ C55": -1},
+            {"XYZ": -100, "ABC": 300},
+        ]
+    ),
+    st.integers(-3000, 9000),
     st.sampled_from([Decimal(1), Decimal("1.3")]),
 )
 def test_the_liquidation_price_is_the_engines_crossing_to_the_cent(
     positions: dict[str, int], loan: int, line: Decimal
 ) -> None:
-    portfolio = _portfolio(positions, loan=str(loan))
-    (found,) = liquidation_prices(portfolio, line=line)
-    if found.down is None or found.down == found.current:
-        return
-    below = _ratio_at(portfolio, "XYZ", found.down)
-    above = _ratio_at(portfolio, "XYZ", found.down + CENT)
-    assert below is not None and below < line
-    assert above is None or above >= line
+    portfolio = _portfolio(positions, loan=str(max(loan, 0)), cash=str(max(-loan, 0)))
+    (found,) = liquidation_prices(portfolio, line=line, underlyings=["XYZ"])
+    if found.down is not None and found.down != found.current:
+        below = _ratio_at(portfolio, "XYZ", found.down)
+        above = _ratio_at(portfolio, "XYZ", found.down + CENT)
+        assert below is not None and below < line
+        assert above is None or above >= line
+    if found.up is not None and found.up != found.current:
+        below = _ratio_at(portfolio, "XYZ", found.up)
+        under = _ratio_at(portfolio, "XYZ", found.up - CENT)
+        assert below is not None and below < line
+        assert under is None or under >= line
 
 
 def test_an_account_already_below_the_line_is_liquidated_where_it_stands() -> None:
