@@ -25,10 +25,11 @@ class KycConfig(AppConfig):
         except ImportError:
             screening_hooks = None
         source = getattr(screening_hooks, "subject_source", None)
-        if source is not None and hasattr(source, "register"):
+        if source is not None:
             source.register(screening_link.subject_source)
-        elif source is not None and hasattr(source, "connect"):
-            source.connect(screening_link.subject_source)
+        changed = getattr(screening_hooks, "screening_changed", None)
+        if changed is not None:
+            changed.connect(services.screening_changed_listener)
 
         approvable_actions.register(
             ApprovableAction(

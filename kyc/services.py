@@ -786,3 +786,37 @@ def case_reject(
             request=request,
         )
     return case
+
+
+def screening_changed_listener(payload: dict[str, Any]) -> None:
+    """The screening app's ``screening_changed`` listener: re-rate the client, and for an
+    approved client with a new hit, open a review case (unless one is open already)."""
+    from platform_core.tenancy.rls import rls_context
+
+    ref = str(payload.get("subject_ref", ""))
+    if not ref.isdigit():
+        return
+    tenant = Tenant.objects.get(pk=payload["tenant_id"])
+    with rls_context(tenant=tenant), transaction.atomic():
+        profile = tenant_scoped(ClientProfile, tenant=tenant).filter(pk=int(ref)).first()
+        if profile is None:
+            return
+        risk_rating_compute(tenant=tenant, profile=profile)
+        busy = tenant_scoped(KycCase, tenant=tenant).filter(
+            profile=profile, status__in=KycCase.OPEN_STATUSES
+        )
+        if (
+            payload.get("new_hit_ids")
+            and profile.status == ClientProfile.Status.APPROVED
+            and not busy.exists()
+        ):
+            case = case_open(tenant=tenant, profile=profile, kind=KycCase.Kind.REVIEW)
+            audit_record(
+                tenant=tenant,
+                actor=None,
+                actor_label="system:kyc_screening",
+                action="kyc.review_opened_by_screening",
+                object_type="kyc_case",
+                object_id=case.pk,
+                payload={"run": payload.get("run_id"), "hits": payload.get("new_hit_ids")},
+            )

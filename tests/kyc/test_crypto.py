@@ -130,3 +130,22 @@ def test_erasing_the_key_shreds_data_even_in_append_only_rows(acme):
     event = AuditEvent.objects.filter(action="kyc.client_data_erased").get()
     assert event.object_id == str(acme.client.membership.pk)
     assert PERSONAL["legal_name"] not in str(event.payload)
+
+
+def test_the_rekey_command_rewraps_and_names_a_missing_key(acme):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    with override_settings(KYC_MASTER_KEYS={"k1": OLD}, KYC_MASTER_KEY_ID="k1"):
+        pii_seal(tenant=acme.tenant, membership=acme.client.membership, purpose="profile", value={})
+    # Without the old key the data key cannot be unwrapped: a clear failure, nothing changed.
+    with override_settings(KYC_MASTER_KEYS={"k2": NEW}, KYC_MASTER_KEY_ID="k2"):
+        with pytest.raises(CommandError, match="k1"):
+            call_command("kyc_rekey", stdout=StringIO())
+    assert ClientDataKey.objects.get().master_key_id == "k1"
+    out = StringIO()
+    with override_settings(KYC_MASTER_KEYS={"k1": OLD, "k2": NEW}, KYC_MASTER_KEY_ID="k2"):
+        call_command("kyc_rekey", stdout=out)
+    assert "1 data keys re-wrapped" in out.getvalue()
+    assert ClientDataKey.objects.get().master_key_id == "k2"
