@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.apps import AppConfig
 
 
@@ -10,3 +12,21 @@ class ScreeningConfig(AppConfig):
 
     name = "kyc.screening"
     label = "screening"
+
+    def ready(self) -> None:
+        from kyc.screening import services
+        from platform_core.hooks import ApprovableAction, approvable_actions
+        from platform_core.tenancy.roles import Role
+
+        if services.HIT_CLEAR_ACTION not in approvable_actions:
+            approvable_actions.register(
+                ApprovableAction(
+                    key=services.HIT_CLEAR_ACTION,
+                    description="Clear a strong sanctions/PEP screening hit as a false positive.",
+                    maker_roles=frozenset({Role.COMPLIANCE_OFFICER}),
+                    approver_role=Role.COMPLIANCE_OFFICER,
+                    execute=services.hit_clear_approved,
+                    validate=services.hit_clear_validate,
+                    expires_after=timedelta(days=7),
+                )
+            )
