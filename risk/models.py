@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 
 from risk.engine.portfolio import KINDS, RIGHTS, UNDERLYING_CLASSES
@@ -121,3 +122,190 @@ class Position(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} {self.instrument_id} in account {self.account_id}"
+
+
+# --- margin policies ------------------------------------------------------------------------
+
+
+class MarginPolicyVersion(models.Model):
+    """One version of a tenant's stored margin policy: a built-in base plus parameters.
+
+    A draft may be changed; once active (after four-eyes approval) or retired its content is
+    frozen by a database trigger, and ``digest`` (SHA-256 of the canonical content) is what
+    agreements pin. One version per tenant is active at a time.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "draft"
+        ACTIVE = "active", "active"
+        RETIRED = "retired", "retired"
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    name = models.SlugField(max_length=64)
+    version = models.PositiveIntegerField()
+    base = models.CharField(max_length=32)  # a built-in policy of the engine
+    parameters = models.JSONField(default=dict)
+    ladder = models.JSONField(default=dict)  # warning, margin_call, deleverage, liquidation
+    call_deadline_business_days = models.PositiveSmallIntegerField(default=2)
+    leverage_cap = models.DecimalField(max_digits=12, decimal_places=4)
+    digest = models.CharField(max_length=64)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="marginpolicy_tenant_id_key"),
+            models.UniqueConstraint(
+                fields=["tenant", "name", "version"], name="marginpolicy_name_version"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=models.Q(status="active"),
+                name="marginpolicy_one_active",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(leverage_cap__gt=0), name="marginpolicy_leverage_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.status})"
+
+
+# --- the trading calendar -------------------------------------------------------------------
+
+
+class TradingHoliday(models.Model):
+    """A weekday a market is closed (global reference data; weekends are closed anyway)."""
+
+    market = models.CharField(max_length=8)  # ISO 10383 MIC: XSHG, XSHE, XNYS
+    day = models.DateField()
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["market", "day"], name="tradingholiday_one_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.market} {self.day} {self.name}"
+
+
+class RiskSettings(models.Model):
+    """A tenant's risk settings; without a row the market follows the tenant's timezone."""
+
+    tenant = models.OneToOneField("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    market = models.CharField(max_length=8)
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.market}"
+
+
+# --- orders and fills -----------------------------------------------------------------------
+
+
+class Order(models.Model):
+    """A client's order, filled at once by the simulated execution (append-only).
+
+    Only orders that passed the pre-trade check and filled are stored: a refused order
+    changes nothing. ``cash`` is the signed cash the fill moved (negative for a purchase).
+    """
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(  # checked by the composite (tenant_id, account_id) key
+        "ledger.LedgerAccount", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    membership = models.ForeignKey(  # who placed it; checked by a composite key
+        "tenancy.Membership", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(**QUANTITY)  # signed: buy > 0, sell < 0
+    oracle_price = models.DecimalField(**PRICE)
+    fill_price = models.DecimalField(**PRICE)
+    cash = models.DecimalField(max_digits=28, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    idempotency_key = models.CharField(max_length=255)
+    journal_entry_id = models.BigIntegerField(null=True)
+    policy = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="order_tenant_id_key"),
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key"], name="order_idempotency_key"
+            ),
+            models.CheckConstraint(condition=~models.Q(quantity=0), name="order_quantity_nonzero"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "account", "-created_at"], name="order_account_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"order {self.pk}: {self.quantity} {self.instrument_id} at {self.fill_price}"
+
+
+# --- margin status (the live sweep) ---------------------------------------------------------
+
+MARGIN_STATUSES = ("healthy", "warning", "margin_call", "deleverage", "liquidate")
+
+
+class MarginStatus(models.Model):
+    """The latest margin status of one client account (one row per account, updated)."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(
+        "ledger.LedgerAccount", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    status = models.CharField(max_length=12, choices=_choices(MARGIN_STATUSES))
+    ratio = models.DecimalField(max_digits=20, decimal_places=4, null=True)
+    equity = models.DecimalField(max_digits=28, decimal_places=4)
+    maintenance = models.DecimalField(max_digits=28, decimal_places=4)
+    initial = models.DecimalField(max_digits=28, decimal_places=4)
+    collateral_ratio = models.DecimalField(max_digits=20, decimal_places=4, null=True)
+    policy = models.CharField(max_length=100)
+    policy_digest = models.CharField(max_length=64, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    sweep_id = models.CharField(max_length=64)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="marginstatus_tenant_id_key"),
+            models.UniqueConstraint(
+                fields=["tenant", "account"], name="marginstatus_one_per_account"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "ratio"], name="marginstatus_ratio_idx")]
+
+    def __str__(self) -> str:
+        return f"account {self.account_id}: {self.status}"
+
+
+class MarginStatusChange(models.Model):
+    """Append-only history: each time an account's margin status changed."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(
+        "ledger.LedgerAccount", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    previous = models.CharField(max_length=12, blank=True)
+    status = models.CharField(max_length=12, choices=_choices(MARGIN_STATUSES))
+    ratio = models.DecimalField(max_digits=20, decimal_places=4, null=True)
+    equity = models.DecimalField(max_digits=28, decimal_places=4)
+    maintenance = models.DecimalField(max_digits=28, decimal_places=4)
+    sweep_id = models.CharField(max_length=64)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "account", "-at"], name="marginchange_account_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"account {self.account_id}: {self.previous or '-'} -> {self.status}"

@@ -7,27 +7,32 @@ refuse the same bad portfolios with the same messages.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
+from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
 
 from ledger.models import LedgerAccount
 from ledger.selectors import access_account_by_id
+from platform_core.tenancy.access import access_object_by_id
 from platform_core.tenancy.models import Membership, Tenant
 from platform_core.tenancy.selectors import tenant_scoped
 from risk.engine.policies import margin_compute
 from risk.engine.portfolio import Portfolio, portfolio_parse
 from risk.engine.result import MarginResult
-from risk.models import Instrument, Position
+from risk.models import Instrument, MarginPolicyVersion, Position, Quote
 from risk.oracle import OraclePrice, oracle_prices
+from risk.stored_policy import stored_margin_compute
 
 
 def access_margin_account_by_id(
@@ -161,13 +166,19 @@ def margin_status(
     *,
     tenant: Tenant,
     account: LedgerAccount,
-    policy: str = "cboe-strategy",
+    policy: str | None = None,
     now: datetime | None = None,
 ) -> MarginResult:
     """The account's margin now; ``as_json()`` is the contract's result plus
-    ``prices_suspect`` (the instruments margined at a last trusted price with its add-on)."""
+    ``prices_suspect`` (the instruments margined at a last trusted price with its add-on).
+
+    ``policy``: a built-in policy's name, or None for the tenant's active stored policy (the
+    built-in ``cboe-strategy`` when it has none).
+    """
     priced = priced_portfolio(tenant=tenant, account=account, now=now)
-    return _with_suspects(margin_compute(priced.portfolio, policy), priced)
+    return _with_suspects(
+        portfolio_margin(tenant=tenant, account=account, priced=priced, policy=policy), priced
+    )
 
 
 def margin_what_if(
@@ -175,10 +186,152 @@ def margin_what_if(
     tenant: Tenant,
     account: LedgerAccount,
     orders: Mapping[Instrument, Decimal],
-    policy: str = "cboe-strategy",
+    policy: str | None = None,
     now: datetime | None = None,
 ) -> MarginResult:
     """The account's margin as if ``orders`` (signed quantities) were filled at the oracle's
     prices: the same engine and prices as the live check, so the two can never disagree."""
     priced = priced_portfolio(tenant=tenant, account=account, orders=orders, now=now)
-    return _with_suspects(margin_compute(priced.portfolio, policy), priced)
+    return _with_suspects(
+        portfolio_margin(tenant=tenant, account=account, priced=priced, policy=policy), priced
+    )
+
+
+# --- stored policies -------------------------------------------------------------------------
+
+DEFAULT_POLICY = "cboe-strategy"
+
+
+def policy_active(*, tenant: Tenant) -> MarginPolicyVersion | None:
+    """The tenant's active margin policy version (None: the built-in default applies)."""
+    return (
+        tenant_scoped(MarginPolicyVersion, tenant=tenant)
+        .filter(status=MarginPolicyVersion.Status.ACTIVE)
+        .first()
+    )
+
+
+def policy_list(*, tenant: Tenant, name: str | None = None) -> QuerySet[MarginPolicyVersion]:
+    queryset = tenant_scoped(MarginPolicyVersion, tenant=tenant)
+    if name is not None:
+        queryset = queryset.filter(name=name)
+    return queryset.order_by("name", "-version")
+
+
+def access_policy_by_id(*, tenant: Tenant, policy_id: object) -> MarginPolicyVersion:
+    return access_object_by_id(MarginPolicyVersion, tenant=tenant, object_id=policy_id)
+
+
+def policy_by_name(*, tenant: Tenant, name: str) -> MarginPolicyVersion | None:
+    """``NAME``: its active version, else its latest; ``NAME@N``: version N."""
+    name, _, number = name.partition("@")
+    versions = policy_list(tenant=tenant, name=name)
+    if number:
+        return versions.filter(version=int(number)).first() if number.isdigit() else None
+    return versions.filter(status=MarginPolicyVersion.Status.ACTIVE).first() or versions.first()
+
+
+def investor_class_of(*, tenant: Tenant, membership: Membership | None) -> str | None:
+    """The client's investor class from KYC (None until KYC offers it or has classified them)."""
+    if membership is None:
+        return None
+    try:
+        from kyc.selectors import investor_class_for  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    value = investor_class_for(tenant=tenant, membership=membership)
+    return None if value is None else str(getattr(value, "value", value))
+
+
+def daily_closes(*, symbols: Iterable[str], days: int = 260) -> dict[str, list[Decimal]]:
+    """Each symbol's daily closes (its last quote of each UTC day), oldest first."""
+    closes: dict[str, list[Decimal]] = defaultdict(list)
+    rows = (
+        Quote.objects.filter(instrument__symbol__in=list(symbols))
+        .annotate(day=TruncDate("at"))
+        .order_by("instrument__symbol", "day", "-at")
+        .distinct("instrument__symbol", "day")
+        .values_list("instrument__symbol", "day", "price")
+    )
+    for symbol, _, price in rows:
+        closes[symbol].append(price)
+    return {s: c[-days:] for s, c in closes.items()}
+
+
+VOLATILITY_POLICIES = frozenset({"span-like", "finra-pm"})
+# Used for a name with too short a price history to estimate its volatility (the simulated
+# feed's long-run level), and reported in the result's ``volatility_assumed``.
+FALLBACK_VOLATILITY = Decimal("0.30")
+MIN_VOLATILITY_HISTORY = 20
+
+
+def volatility_estimate(closes: list[Decimal]) -> Decimal | None:
+    """Annualised volatility: the standard deviation of daily log returns times sqrt(252)."""
+    if len(closes) < MIN_VOLATILITY_HISTORY:
+        return None
+    returns = [math.log(float(b) / float(a)) for a, b in itertools.pairwise(closes) if a > 0]
+    mean = sum(returns) / len(returns)
+    variance = sum((r - mean) ** 2 for r in returns) / (len(returns) - 1)
+    return Decimal(repr(math.sqrt(variance * 252))).quantize(Decimal("0.0001"))
+
+
+def portfolio_with_volatility(portfolio: Portfolio, *, names: Iterable[str]) -> Portfolio:
+    """The portfolio with each underlying's volatility from its price history."""
+    names = sorted(set(names) - set(portfolio.volatility))
+    if not names:
+        return portfolio
+    closes = daily_closes(symbols=names)
+    volatility = dict(portfolio.volatility)
+    assumed = []
+    for name in names:
+        estimate = volatility_estimate(closes.get(name, []))
+        if estimate is None or estimate <= 0:
+            estimate = FALLBACK_VOLATILITY
+            assumed.append(name)
+        volatility[name] = estimate
+    parameters = portfolio.parameters
+    result = replace(portfolio, volatility=volatility, parameters=parameters)
+    object.__setattr__(result, "_volatility_assumed", assumed)
+    return result
+
+
+def portfolio_margin(
+    *,
+    tenant: Tenant,
+    account: LedgerAccount,
+    priced: PricedPortfolio,
+    policy: str | None = None,
+    stored: MarginPolicyVersion | None = None,
+) -> MarginResult:
+    """Margin an account's priced portfolio: under a built-in ``policy`` if named, else under
+    ``stored`` or the tenant's active stored policy, else under the built-in default."""
+    if policy is not None:
+        return margin_compute(priced.portfolio, policy)
+    stored = stored or policy_active(tenant=tenant)
+    if stored is None:
+        return margin_compute(priced.portfolio, DEFAULT_POLICY)
+    from risk.policies import stored_policy_of
+
+    portfolio = priced.portfolio
+    symbols = set(portfolio.instruments)
+    tiers = dict(Instrument.objects.filter(symbol__in=symbols).values_list("symbol", "risk_tier"))
+    history = None
+    dynamic = stored.parameters.get("dynamic_addon") or {}
+    names = {i.underlying or s for s, i in portfolio.instruments.items()}
+    if dynamic.get("method") == "var":
+        history = daily_closes(symbols=names)
+    if dynamic.get("method") == "volatility" or stored.base in VOLATILITY_POLICIES:
+        portfolio = portfolio_with_volatility(portfolio, names=names)
+    owner = account.owner if account.owner_id else None
+    result = stored_margin_compute(
+        portfolio,
+        stored_policy_of(stored),
+        label=f"{tenant.slug}:{stored.name}",
+        risk_tiers=tiers,
+        investor_class=investor_class_of(tenant=tenant, membership=owner),
+        history=history,
+    )
+    assumed = getattr(portfolio, "_volatility_assumed", [])
+    if assumed:
+        result.extra["volatility_assumed"] = {n: format(FALLBACK_VOLATILITY, "f") for n in assumed}
+    return result

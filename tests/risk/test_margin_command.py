@@ -114,7 +114,6 @@ MALFORMED = [
         "instruments[1].expiry:",
     ),
     (json.dumps(CONTRACT), ("--policy", "strategy"), "policy: unknown policy 'strategy'"),
-    (json.dumps(CONTRACT), ("--policy", "acme:house"), "policy: stored tenant policies"),
     (
         _broken(lambda d: d.update(parameters={"naked_rate": "0.3"})),
         (),
@@ -130,7 +129,6 @@ MALFORMED_IDS = [
     "option without strike",
     "expired option",
     "unknown policy",
-    "stored policy",
     "unknown parameter",
     "bad JSON",
     "NaN",

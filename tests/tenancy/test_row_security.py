@@ -54,6 +54,8 @@ GLOBAL_TABLES = {
     "risk_instrument": "market reference data (symbols, option terms), the same for every "
     "operator; positions, which say who holds what, are tenant-owned",
     "risk_quote": "market prices from public sources, the same for every operator; append-only",
+    "risk_tradingholiday": "exchange holiday calendars (published by the exchanges), the same "
+    "for every operator",
 }
 
 

@@ -6,6 +6,12 @@
 Exit 0 with the result (a table, or the contract's JSON with ``--json``); exit 2 with one line
 naming the field when the portfolio or the policy cannot be used
 (../shared/contracts/margin-cli.md).
+
+``--policy TENANT_SLUG:POLICY_NAME`` margins under a tenant's stored policy (its active
+version, else its latest; ``NAME@N`` for version N), the only case that reads the database.
+For a stored policy the document may also give each instrument's ``risk_tier`` (default 1),
+the client's ``investor_class`` and, for a VaR add-on, ``history``: daily closes per
+underlying, oldest first.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from risk.engine.policies import margin_compute
 from risk.engine.portfolio import PortfolioError, portfolio_parse
+from risk.stored_policy import StoredPolicy, stored_margin_compute
 
 MALFORMED = 2
 SUMMARY = (
@@ -80,9 +87,58 @@ def result_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def stored_policy_find(value: str) -> StoredPolicy:
+    """``TENANT_SLUG:NAME`` (or ``NAME@N``): the tenant's stored policy, or exit 2."""
+    from platform_core.tenancy.models import Tenant
+    from platform_core.tenancy.rls import rls_context
+    from risk.policies import stored_policy_of
+    from risk.selectors import policy_by_name
+
+    slug, _, name = value.partition(":")
+    if not slug or not name:
+        raise _refuse(f"policy: {value!r} is not TENANT_SLUG:POLICY_NAME")
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        raise _refuse(f"policy: unknown tenant {slug!r}")
+    with rls_context(tenant=tenant):
+        version = policy_by_name(tenant=tenant, name=name)
+    if version is None:
+        raise _refuse(f"policy: tenant {slug!r} has no stored policy {name!r}")
+    return stored_policy_of(version)
+
+
+def _stored_inputs(document: Any) -> dict[str, Any]:
+    """What a stored policy reads beyond the contract's portfolio: risk tiers, the investor
+    class, price history (each refused with its field when malformed)."""
+    tiers: dict[str, int] = {}
+    for index, raw in enumerate(document.get("instruments") or []):
+        if isinstance(raw, dict) and "risk_tier" in raw:
+            tier = raw["risk_tier"]
+            if isinstance(tier, bool) or not isinstance(tier, (int, Decimal)) or tier < 1:
+                raise PortfolioError(f"instruments[{index}].risk_tier", "a whole number from 1")
+            tiers[str(raw.get("symbol"))] = int(tier)
+    investor_class = document.get("investor_class")
+    if investor_class is not None and not isinstance(investor_class, str):
+        raise PortfolioError("investor_class", "must be a string")
+    history: dict[str, list[Decimal]] = {}
+    raw_history = document.get("history") or {}
+    if not isinstance(raw_history, dict):
+        raise PortfolioError("history", "must be an object of symbol: [daily closes]")
+    for symbol, closes in raw_history.items():
+        if not isinstance(closes, list):
+            raise PortfolioError(f"history.{symbol}", "must be a list of daily closes")
+        try:
+            history[symbol] = [Decimal(str(c)) for c in closes]
+        except ArithmeticError:
+            raise PortfolioError(f"history.{symbol}", "closes must be numbers") from None
+        if any(not c.is_finite() or c <= 0 for c in history[symbol]):
+            raise PortfolioError(f"history.{symbol}", "closes must be positive numbers")
+    return {"risk_tiers": tiers, "investor_class": investor_class, "history": history}
+
+
 class Command(BaseCommand):
     help = "Margin a portfolio JSON document (or - for standard input) under a policy."
-    # Nothing here touches the database, so neither do the checks run before it.
+    # Only a stored policy (TENANT:NAME) reads the database; the checks are not needed.
     requires_system_checks: list[str] = []
     stealth_options = ("stdin",)
 
@@ -92,22 +148,27 @@ class Command(BaseCommand):
             "--policy",
             default="cboe-strategy",
             help=(
-                "a built-in policy (cboe-strategy, finra-pm, span-like, cn-rzrq); a tenant's "
-                "stored TENANT:NAME is refused until stored policies exist"
+                "a built-in policy (cboe-strategy, finra-pm, span-like, cn-rzrq) or a tenant's "
+                "stored policy as TENANT_SLUG:POLICY_NAME (NAME@N for version N)"
             ),
         )
         parser.add_argument("--json", action="store_true", help="print the contract's JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
         policy = options["policy"]
-        if ":" in policy:
-            raise _refuse(
-                f"policy: stored tenant policies ({policy!r}) are not available yet; "
-                "use a built-in policy"
-            )
+        stored = stored_policy_find(policy) if ":" in policy else None
         document = portfolio_document(self._read(options["portfolio"], options.get("stdin")))
         try:
-            result = margin_compute(portfolio_parse(document), policy).as_json()
+            portfolio = portfolio_parse(document)
+            if stored is None:
+                result = margin_compute(portfolio, policy).as_json()
+            else:
+                result = stored_margin_compute(
+                    portfolio,
+                    stored,
+                    label=policy.partition("@")[0],
+                    **_stored_inputs(document),
+                ).as_json()
         except PortfolioError as exc:
             raise _refuse(str(exc)) from None
         if options["json"]:
