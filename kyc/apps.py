@@ -82,6 +82,16 @@ class KycConfig(AppConfig):
         )
         menu_entries.register(
             MenuEntry(
+                key="kyc.rating",
+                area="console",
+                label=gettext_noop("Risk rating"),
+                url_name="console-kyc-settings",
+                roles=frozenset({Role.COMPLIANCE_OFFICER, Role.TENANT_ADMIN}),
+                order=32,
+            )
+        )
+        menu_entries.register(
+            MenuEntry(
                 key="kyc.onboarding",
                 area="portal",
                 label=gettext_noop("Onboarding"),

@@ -290,3 +290,32 @@ class CaseActionForm(forms.Form):
         required=False, choices=(("done", "done"), ("failed", "failed"))
     )
     reason = forms.CharField(required=False, widget=forms.Textarea, max_length=2000)
+
+
+class RatingConfigForm(forms.Form):
+    """A tenant's risk-rating weights (0-100 per factor), bands and review intervals."""
+
+    customer = forms.IntegerField(label=_("Customer"), min_value=0, max_value=100)
+    geography = forms.IntegerField(label=_("Geography"), min_value=0, max_value=100)
+    product = forms.IntegerField(label=_("Product"), min_value=0, max_value=100)
+    channel = forms.IntegerField(label=_("Channel"), min_value=0, max_value=100)
+    pep = forms.IntegerField(label=_("Politically exposed person"), min_value=0, max_value=100)
+    screening = forms.IntegerField(label=_("Screening"), min_value=0, max_value=100)
+    medium_from = forms.IntegerField(label=_("Medium from score"), min_value=1, max_value=99)
+    high_from = forms.IntegerField(label=_("High from score"), min_value=2, max_value=100)
+    review_years_low = forms.IntegerField(
+        label=_("Review low risk every (years)"), min_value=1, max_value=10
+    )
+    review_years_medium = forms.IntegerField(
+        label=_("Review medium risk every (years)"), min_value=1, max_value=10
+    )
+    review_years_high = forms.IntegerField(
+        label=_("Review high risk every (years)"), min_value=1, max_value=10
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("medium_from") and data.get("high_from"):
+            if data["medium_from"] >= data["high_from"]:
+                self.add_error("high_from", _("Must be above the medium threshold."))
+        return data

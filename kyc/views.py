@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 
 from kyc import services
 from kyc.crypto import KeyUnavailable, SealBroken
@@ -96,6 +97,7 @@ def onboarding_home(request: HttpRequest) -> HttpResponse:
     )
 
 
+@sensitive_post_parameters()  # personal data never reaches an error report
 @login_required
 def onboarding_step(request: HttpRequest, step: str) -> HttpResponse:
     membership = _client(request)
@@ -300,3 +302,47 @@ def _case_act(request: HttpRequest, case: KycCase, data: dict[str, Any]) -> None
             narrative=data.get("reason") or "",
             request=request,
         )
+
+
+@role_required(CASE_READERS)
+def console_rating_settings(request: HttpRequest) -> HttpResponse:
+    """The tenant's risk-rating configuration: compliance reads it, tenant admins change it."""
+    from kyc.forms import RatingConfigForm
+
+    tenant = request.tenant  # type: ignore[attr-defined]
+    config = services.rating_config_for(tenant=tenant)
+    initial = {
+        **config.weights,
+        "medium_from": config.medium_from,
+        "high_from": config.high_from,
+        **{f"review_years_{k}": v for k, v in config.review_years.items()},
+    }
+    form = RatingConfigForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if request.membership.role != Role.TENANT_ADMIN:  # type: ignore[attr-defined]
+            raise PermissionDenied("Only a tenant admin changes the rating configuration.")
+        if form.is_valid():
+            data = form.cleaned_data
+            services.rating_config_set(
+                tenant=tenant,
+                actor=request.user,
+                weights={
+                    f: data[f]
+                    for f in ("customer", "geography", "product", "channel", "pep", "screening")
+                },
+                medium_from=data["medium_from"],
+                high_from=data["high_from"],
+                review_years={
+                    lvl: data[f"review_years_{lvl}"] for lvl in ("low", "medium", "high")
+                },
+            )
+            messages.success(request, _("Saved."))
+            return HttpResponseRedirect(reverse("console-kyc-settings"))
+        status = 400
+    return render(
+        request,
+        "kyc/console_settings.html",
+        {"form": form, "membership": request.membership},  # type: ignore[attr-defined]
+        status=status,
+    )

@@ -184,3 +184,20 @@ def test_the_wizard_speaks_chinese(acme):
     response = browser.get("/onboarding/personal/")
     assert response.status_code == 200
     assert "个人资料" in response.content.decode()
+
+
+def test_personal_data_never_reaches_the_logs(acme, browser, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    browser.post("/onboarding/personal/", PERSONAL_FORM)
+    browser.post(
+        "/onboarding/identity/", _identity(VALID_RIC, SimpleUploadedFile("id.png", png_bytes()))
+    )
+    browser.post(
+        "/onboarding/identity/",
+        _identity("110105194912310021", SimpleUploadedFile("id.png", png_bytes())),
+    )
+    logged = caplog.text
+    for secret in ("Li Na", "李娜", VALID_RIC, "110105194912310021", "Nanjing Road"):
+        assert secret not in logged

@@ -138,3 +138,35 @@ def test_the_scheduled_task_opens_due_reviews(acme):
     assert reviews_open_due_task(acme.tenant.pk) == 1
     assert reviews_open_due_task(acme.tenant.pk) == 0
     assert KycCase.objects.filter(kind="review", status="open").count() == 1
+
+
+def test_tenant_admins_set_the_configuration_in_the_console_and_others_cannot(acme):
+    from django.test import Client
+
+    from kyc.models import RiskRatingConfig
+    from tests.conftest import sign_in
+
+    form = {
+        "customer": 20,
+        "geography": 40,
+        "product": 20,
+        "channel": 0,
+        "pep": 15,
+        "screening": 10,
+        "medium_from": 25,
+        "high_from": 55,
+        "review_years_low": 4,
+        "review_years_medium": 2,
+        "review_years_high": 1,
+    }
+    officer = sign_in(Client(), acme.compliance)
+    assert officer.get("/console/kyc/settings/").status_code == 200
+    assert officer.post("/console/kyc/settings/", form).status_code == 403
+    assert not RiskRatingConfig.objects.exists()
+    admin = sign_in(Client(), acme.admin)
+    bad = admin.post("/console/kyc/settings/", {**form, "high_from": 20})
+    assert bad.status_code == 400 and "high_from" in bad.context["form"].errors
+    assert not RiskRatingConfig.objects.exists()
+    assert admin.post("/console/kyc/settings/", form).status_code == 302
+    config = rating_config_for(tenant=acme.tenant)
+    assert config.weights["geography"] == 40 and config.review_years["low"] == 4
