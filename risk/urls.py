@@ -11,4 +11,5 @@ urlpatterns = [
         name="risk-account-margin",
     ),
     re_path(r"^what-if/?$", api.WhatIfApi.as_view(), name="risk-what-if"),
+    re_path(r"^orders/?$", api.OrderCreateApi.as_view(), name="risk-orders"),
 ]
