@@ -317,11 +317,18 @@ def report_run(*, tenant: Tenant, job_id: int) -> ReportRequest:
                 requested_by=job.requested_label,
                 progress=_progress_writer(tenant=tenant, job_id=job.pk),
             )
-    except ReportError as exc:
+    except Exception as exc:
+        if isinstance(exc, ReportError):
+            message = str(exc)
+        else:  # a bug, not bad input: the job must not stay "running" for ever
+            logger.exception("report job %s of %s failed", job.pk, tenant.slug)
+            message = (
+                "The report could not be made (an internal error); operators have the details."
+            )
         with rls_context(tenant=tenant):
             ReportRequest.objects.filter(tenant=tenant, pk=job.pk).update(
                 status=ReportRequest.Status.FAILED,
-                message=str(exc),
+                message=message,
                 finished_at=timezone.now(),
             )
             audit_record(
@@ -331,7 +338,7 @@ def report_run(*, tenant: Tenant, job_id: int) -> ReportRequest:
                 action="report.failed",
                 object_type="report_request",
                 object_id=job.pk,
-                reason=str(exc),
+                reason=message,
             )
         job.refresh_from_db()
         return job
