@@ -11,6 +11,8 @@ from ledger.por_urls import portal_urlpatterns as por_portal_urlpatterns
 from platform_core import views
 from platform_core.admin_site import platform_admin_site
 from platform_core.audit import approvals_views, notifications_views, report_views
+from risk.operations.urls import console_urlpatterns as risk_operations_console_urlpatterns
+from risk.operations.urls import portal_urlpatterns as risk_operations_portal_urlpatterns
 
 urlpatterns = [
     path("", views.portal_home, name="portal-home"),
@@ -77,6 +79,9 @@ urlpatterns = [
     # KYC: the onboarding wizard (portal) and the case pages (console).
     path("onboarding/", include(kyc_portal_urlpatterns)),
     path("console/kyc/", include(kyc_console_urlpatterns)),
+    # The margin-call loop: calls, proposals, the crash switch, disputes.
+    path("console/margin/", include(risk_operations_console_urlpatterns)),
+    path("margin/calls/", include(risk_operations_portal_urlpatterns)),
     path("audit/", views.audit_home, name="audit-home"),
     path(
         "audit/engagements/<int:engagement_id>/",

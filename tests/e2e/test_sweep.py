@@ -90,6 +90,7 @@ from tests.conftest import (
     sign_in,
 )
 from tests.ledger.factories import open_book
+from tests.risk_operations.sweep_objects import sweep_entries as margin_call_sweep_entries
 
 MISSING_ID = 999_999_999
 # A snapshot id of the form the platform gives ("<UTC cut-off>-<count>") that names nothing.
@@ -549,6 +550,7 @@ def everyone_but(*roles: str) -> tuple[str, ...]:
 
 
 SWEEP: dict[str, Sweepable] = {
+    **margin_call_sweep_entries(Sweepable, Built),
     "api:member-detail": Sweepable(
         build=another_client_of_acme, readers=STAFF, wrong=("client", "auditor")
     ),
