@@ -34,7 +34,8 @@ from tests.kyc.factories import PERSONAL, submit_profile
 
 def screening_works() -> bool:
     try:
-        import jellyfish  # noqa: F401
+        import nomenklatura  # noqa: F401
+        import rigour  # noqa: F401
 
         from kyc.screening import services  # noqa: F401
     except ImportError:
