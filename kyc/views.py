@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 
-from kyc import services
+from kyc import screening_link, services
 from kyc.crypto import KeyUnavailable, SealBroken
 from kyc.forms import STEP_FORMS, STEP_TITLES, STEPS, UPLOAD_KINDS, CaseActionForm
 from kyc.models import ClientProfile, KycCase, ProfileDocument
@@ -220,6 +220,7 @@ def console_case(request: HttpRequest, case_id: int) -> HttpResponse:
             "checks": case_checks(case=case),
             "info_requests": case.info_requests.filter(tenant=tenant).order_by("pk"),
             "blocking": services.case_blocking_reasons(case),
+            "screening": screening_link.summary(tenant=tenant, profile=case.profile),
             "rating": rating,
             "reasons": [reason_text(r) for r in rating.reasons] if rating else [],
             "alerts": case.alerts.filter(tenant=tenant).order_by("pk"),

@@ -514,3 +514,34 @@ def str_export(*, report: Report, fmt: str) -> tuple[str, bytes]:
             )
         return "text/csv; charset=utf-8", out.getvalue().encode()
     raise _invalid({"format": ["Choose json or csv."]})
+
+
+def str_file(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    report_id: Any,
+    reference: str,
+    request: HttpRequest | None = None,
+) -> Report:
+    """Record that a drafted report was filed with the authority, under its reference."""
+    reference = (reference or "").strip()
+    if not reference:
+        raise _invalid({"reference": ["The authority's reference is required."]})
+    with transaction.atomic():
+        report = access_object_by_id(Report, tenant=tenant, object_id=report_id)
+        report = Report.objects.select_for_update().get(pk=report.pk)
+        if report.status != Report.Status.DRAFT:
+            raise ApplicationError(409, "report_filed", "This report is already filed.")
+        report.status = Report.Status.FILED
+        report.save(update_fields=["status"])
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action="kyc.str_filed",
+            object_type="kyc_str",
+            object_id=report.pk,
+            reason=reference,
+            request=request,
+        )
+    return report

@@ -188,3 +188,42 @@ def test_alerts_become_a_report_exported_as_csv_and_json(
     assert rows[0]["rule"] == "third_party" and json.loads(rows[0]["evidence"])["payer"] == (
         "Wang Fang"
     )
+
+
+def test_a_filed_report_stays_filed(acme, book, django_capture_on_commit_callbacks):
+    from kyc.monitoring.services import str_file
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deposit(acme, book, "8000.00", "payer=Wang Fang")
+    case = KycCase.objects.get(kind="alert")
+    case_assign(
+        tenant=acme.tenant,
+        actor=acme.compliance.user,
+        membership=acme.compliance.membership,
+        case_id=case.pk,
+        assignee=acme.compliance.membership,
+    )
+    report = str_create(
+        tenant=acme.tenant,
+        actor=acme.compliance.user,
+        case_id=case.pk,
+        narrative="third-party funding",
+    )
+    with pytest.raises(ApplicationError):
+        str_file(tenant=acme.tenant, actor=acme.compliance.user, report_id=report.pk, reference=" ")
+    str_file(
+        tenant=acme.tenant,
+        actor=acme.compliance.user,
+        report_id=report.pk,
+        reference="PBOC-2026-000123",
+    )
+    with pytest.raises(ApplicationError) as again:
+        str_file(
+            tenant=acme.tenant,
+            actor=acme.compliance.user,
+            report_id=report.pk,
+            reference="PBOC-2026-000124",
+        )
+    assert again.value.error_code == "report_filed"
+    report.refresh_from_db()
+    assert report.status == "filed"
