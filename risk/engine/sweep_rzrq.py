@@ -37,6 +37,22 @@ def _units(value: Decimal) -> int | None:
     return int(scaled) if scaled == scaled.to_integral_value() else None
 
 
+def _money_units(book: Book) -> tuple[IntArray, NDArray[np.bool_], IntArray, NDArray[np.bool_]]:
+    """Loans and cash in 1e-4 units, and whether each fits; computed once per book (they do not
+    move with prices)."""
+    if "rzrq_money" not in book.cache:
+        columns = []
+        for amounts in (book.loan_exact, book.cash_exact):
+            units = [_units(x) for x in amounts]
+            columns.append(np.asarray([u or 0 for u in units], dtype=np.int64))
+            columns.append(
+                np.asarray([u is not None and abs(u) < _MAX_VALUE_UNITS for u in units], bool)
+            )
+        book.cache["rzrq_money"] = tuple(columns)
+    loan, loan_ok, cash, cash_ok = book.cache["rzrq_money"]
+    return loan, loan_ok, cash, cash_ok
+
+
 class RzrqSweep:
     whole_accounts = True
 
@@ -78,15 +94,22 @@ class RzrqSweep:
         order = sorted(range(len(book.instruments)), key=lambda k: book.instruments[k].symbol)
         self.symbol_rank = np.empty(len(book.instruments), dtype=np.int64)
         self.symbol_rank[order] = np.arange(len(book.instruments))
-        loans = [_units(x) for x in book.loan_exact]
-        self.loan_units = np.asarray([x or 0 for x in loans], dtype=np.int64)
-        self.loan_ok = np.asarray([x is not None and x < _MAX_VALUE_UNITS for x in loans])
-        # The financing group: no price in it, so once, in Decimal, exactly as the policy does.
+        self.loan_units, self.loan_ok, cash_units, cash_ok = _money_units(book)
+        # The financing group has no price in it: once, in integers where the loan, the cash and
+        # the ratios fit, else in Decimal, exactly as the policy computes it.
         self.extra_initial = np.zeros(book.n_accounts, np.int64)
         self.extra_maintenance = np.zeros(book.n_accounts, np.int64)
-        for account in range(book.n_accounts):
-            loan, cash = book.loan_exact[account], book.cash_exact[account]
-            overdraft = max(-cash, Decimal(0))
+        financing, excess = _units(read.financing_ratio), _units(read.liquidation - 1)
+        fits = self.loan_ok & cash_ok
+        fits &= financing is not None and excess is not None
+        owed = self.loan_units + np.maximum(-cash_units, 0)
+        has = (self.loan_units > 0) | (cash_units < 0)
+        quick = np.flatnonzero(fits & has)
+        self.extra_initial[quick] = self._round(self.loan_units[quick] * (financing or 0))
+        self.extra_maintenance[quick] = self._round(owed[quick] * (excess or 0))
+        for account in np.flatnonzero(~fits).tolist():
+            loan, money = book.loan_exact[account], book.cash_exact[account]
+            overdraft = max(-money, Decimal(0))
             if loan > 0 or overdraft > 0:
                 initial = round_up(loan * read.financing_ratio, book.currency)
                 maintenance = round_up((loan + overdraft) * (read.liquidation - 1), book.currency)
