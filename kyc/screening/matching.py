@@ -123,21 +123,34 @@ def has_han(name: str) -> bool:
 
 @lru_cache(maxsize=50_000)
 def pinyin_forms(name: str) -> tuple[str, ...]:
-    """``习近平`` -> ``("Xi Jinping", "Jinping Xi")``; names without Han characters -> ()."""
+    """``习近平`` -> ``("Xi Jinping", "Jinping Xi")``; names without Han characters -> ().
+
+    Unsegmented names take the first character (or a compound surname) as the family name;
+    a name written in parts (``金龍 陳``) keeps its parts, in both orders.
+    """
     if not has_han(name):
         return ()
     from pypinyin import Style, lazy_pinyin
 
-    compact = "".join(name.split()).replace("·", "").replace("・", "")
-    han = "".join(ch for ch in compact if HAN.match(ch))
-    if not han or len(han) > 8:
+    def spell(text: str) -> str:
+        return "".join(lazy_pinyin(text, style=Style.NORMAL)).capitalize()
+
+    parts = [
+        "".join(ch for ch in part if HAN.match(ch))
+        for part in re.split(r"[\s·・.,]+", name.strip())
+    ]
+    parts = [part for part in parts if part]
+    if not parts or sum(len(p) for p in parts) > 8:
         return ()
-    surname_length = 2 if han[:2] in COMPOUND_SURNAMES and len(han) > 2 else 1
-    surname = "".join(lazy_pinyin(han[:surname_length], style=Style.NORMAL)).capitalize()
-    given = "".join(lazy_pinyin(han[surname_length:], style=Style.NORMAL)).capitalize()
-    if not given:
-        return (surname,)
-    return (f"{surname} {given}", f"{given} {surname}")
+    if len(parts) == 1:
+        han = parts[0]
+        cut = 2 if han[:2] in COMPOUND_SURNAMES and len(han) > 2 else 1
+        parts = [han[:cut], han[cut:]] if len(han) > cut else [han]
+    spelled = [spell(part) for part in parts]
+    forms = [" ".join(spelled)]
+    if len(spelled) > 1:
+        forms.append(" ".join(reversed(spelled)))
+    return tuple(forms)
 
 
 def name_variants(names: Iterable[str]) -> tuple[str, ...]:
