@@ -11,6 +11,7 @@ collars, verticals, iron condors, naked puts, stock.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -420,7 +421,10 @@ def _peer(me: Any, document: dict[str, Any]) -> Decimal:
 
 def run(args: list[str]) -> None:
     count = int(args[0]) if args else 100_000
-    print(f"risk engine bench: {count:,} accounts x 8 positions, {UNDERLYINGS} underlyings")
+    print(
+        f"risk engine bench: {count:,} accounts x 8 positions, {UNDERLYINGS} underlyings "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     arrays = _book_arrays(count)
     started = time.perf_counter()
     book = book_from_arrays(**arrays)
