@@ -38,7 +38,7 @@ from risk.engine.book import Book, FloatArray, IndexArray, book_set_prices
 from risk.engine.cboe import rates_read
 from risk.engine.parameters import PolicyParameters
 from risk.engine.portfolio import Portfolio, PortfolioError
-from risk.engine.result import MINOR_UNITS, RATIO_PLACES
+from risk.engine.result import MINOR_UNITS, MarginResult
 from risk.engine.scenario import (
     _FINRA_FRACTIONS,
     DAYS_PER_YEAR,
@@ -506,9 +506,10 @@ class AccountFigures:
     collateral_ratio: Decimal | None
 
 
-def account_figures(book: Book, state: SweepState, account: int) -> AccountFigures:
-    """The sweep's figures for one account in ``Decimal`` (equity recomputed exactly from the
-    positions, so the ratio is the one ``margin_compute`` would print)."""
+def account_result(book: Book, state: SweepState, account: int) -> MarginResult:
+    """One account's sweep as the engine's ``MarginResult`` (what ``margin_compute`` returns for
+    its portfolio, without the groups: a caller that shows them margins the one portfolio).
+    Equity and market values are recomputed exactly, in ``Decimal``, from the positions."""
     first = book.slot_start[book.account_slot_start[account]]
     last = book.slot_start[book.account_slot_start[account + 1]]
     long = short = Decimal(0)
@@ -524,25 +525,33 @@ def account_figures(book: Book, state: SweepState, account: int) -> AccountFigur
         else:
             short -= value
     cash, loan = book.cash_exact[account], book.loan_exact[account]
-    equity = cash - loan + long - short
     digits = MINOR_UNITS.get(book.currency, 2)
-    initial = Decimal(int(state.initial[account])).scaleb(-digits)
-    maintenance = Decimal(int(state.maintenance[account])).scaleb(-digits)
-    paid = Decimal(int(state.fully_paid[account])).scaleb(-digits)
-    ratio = None
-    if maintenance - paid > 0:
-        ratio = ((equity - paid) / (maintenance - paid)).quantize(RATIO_PLACES)
-    owed = loan + max(-cash, Decimal(0)) + short
-    collateral = None
-    if owed > 0:
-        collateral = ((max(cash, Decimal(0)) + long) / owed).quantize(RATIO_PLACES)
+    return MarginResult(
+        policy=state.policy,
+        currency=book.currency,
+        equity=cash - loan + long - short,
+        initial_requirement=Decimal(int(state.initial[account])).scaleb(-digits),
+        maintenance_requirement=Decimal(int(state.maintenance[account])).scaleb(-digits),
+        groups=[],
+        long_market_value=long,
+        short_market_value=short,
+        fully_paid_value=Decimal(int(state.fully_paid[account])).scaleb(-digits),
+        cash=cash,
+        loan=loan,
+    )
+
+
+def account_figures(book: Book, state: SweepState, account: int) -> AccountFigures:
+    """The sweep's figures for one account in ``Decimal`` (equity recomputed exactly from the
+    positions, so the ratio is the one ``margin_compute`` would print)."""
+    result = account_result(book, state, account)
     return AccountFigures(
         account_id=book.account_ids[account],
-        equity=equity,
-        initial_requirement=initial,
-        maintenance_requirement=maintenance,
-        excess_initial=equity - initial,
-        excess_maintenance=equity - maintenance,
-        margin_ratio=ratio,
-        collateral_ratio=collateral,
+        equity=result.equity,
+        initial_requirement=result.initial_requirement,
+        maintenance_requirement=result.maintenance_requirement,
+        excess_initial=result.excess_initial,
+        excess_maintenance=result.excess_maintenance,
+        margin_ratio=result.margin_ratio,
+        collateral_ratio=result.collateral_ratio,
     )
