@@ -76,6 +76,8 @@ urlpatterns = [
     path("console/fees/", ledger_views.console_fees, name="console-fees"),
     path("console/adjustments/", ledger_views.console_adjustment, name="console-adjustment"),
     path("proof-of-reserves/", include(por_portal_urlpatterns)),
+    # Financing: the client's credit, documents and contracts; the console's lines and funding.
+    path("", include("financing.urls")),
     # KYC: the onboarding wizard (portal) and the case pages (console).
     path("onboarding/", include(kyc_portal_urlpatterns)),
     path("console/kyc/", include(kyc_console_urlpatterns)),
