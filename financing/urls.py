@@ -7,7 +7,18 @@ from financing import views
 urlpatterns = [
     path("credit/", views.portal_credit, name="portal-credit"),
     path("credit/draw/", views.portal_credit_draw, name="portal-credit-draw"),
-    path("credit/documents/<slug:kind>/", views.portal_document, name="portal-document"),
+    path(
+        "credit/documents/risk-disclosure/",
+        views.portal_document,
+        {"kind": "risk_disclosure"},
+        name="portal-risk-disclosure",
+    ),
+    path(
+        "credit/documents/credit-agreement/",
+        views.portal_document,
+        {"kind": "credit_agreement"},
+        name="portal-credit-agreement",
+    ),
     path(
         "credit/documents/file/<int:document_id>/",
         views.portal_document_pdf,
