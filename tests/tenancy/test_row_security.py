@@ -56,6 +56,13 @@ GLOBAL_TABLES = {
     "risk_quote": "market prices from public sources, the same for every operator; append-only",
     "risk_tradingholiday": "exchange holiday calendars (published by the exchanges), the same "
     "for every operator",
+    "screening_listsource": "published sanctions/PEP lists: public data shared by every "
+    "operator; append-only",
+    "screening_listversion": "imported versions of those public lists; append-only",
+    "screening_listentity": "listed persons and organisations (public list data, no client "
+    "data); screening runs and hits, which name a client, are tenant-owned",
+    "screening_listentityname": "trigram index of the listed names (public list data)",
+    "screening_listnamekey": "blocking keys of the listed names (public list data)",
 }
 
 
