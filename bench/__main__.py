@@ -14,6 +14,7 @@ BENCHMARKS = {
     "audit": "bench.audit",
     "rls": "bench.rls",
     "ledger": "bench.ledger",
+    "margin_calls": "bench.margin_calls",
     "reports": "bench.reports",
     "risk": "bench.risk",
 }

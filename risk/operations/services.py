@@ -296,6 +296,7 @@ def ladder_apply(
         notices: list[MarginNotice] = []
         call_notices: list[tuple[MarginCall, dict[str, Any]]] = []
         plan_for: dict[int, str] = {}
+        deadline: tuple[Any, datetime] | None = None
         for change in changes:
             account_id = int(change["account"])
             if account_id not in accounts:
@@ -361,9 +362,11 @@ def ladder_apply(
             if worse(status, previous):
                 if SEVERITY[status] >= SEVERITY[Status.MARGIN_CALL]:
                     if call is None:
-                        due, due_at = call_deadline(
-                            tenant=tenant, issued_at=now, days=ladder.call_days
-                        )
+                        if deadline is None:  # one calendar lookup per batch
+                            deadline = call_deadline(
+                                tenant=tenant, issued_at=now, days=ladder.call_days
+                            )
+                        due, due_at = deadline
                         call = MarginCall(
                             tenant=tenant,
                             account_id=account_id,
@@ -996,7 +999,7 @@ def proposal_execute(
                     created_at=timezone.now(),
                 )
         proposal.status = Proposal.ProposalStatus.EXECUTED
-        proposal.decided_at = timezone.now()
+        proposal.decided_at = now or timezone.now()
         proposal.decided_by_label = actor_label or getattr(actor, "email", "") or SYSTEM
         proposal.fills = fills
         proposal.proceeds = net
