@@ -15,8 +15,6 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 
-MONEY = {"max_digits": 28, "decimal_places": 4}
-
 
 class ClientDataKey(models.Model):
     """A client's data key, wrapped by a master key. Emptying it shreds the client's data."""
@@ -410,7 +408,7 @@ class SuspiciousTransactionReport(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
     narrative = models.TextField()
     alerts = models.JSONField()
-    total_amount = models.DecimalField(**MONEY, default=Decimal(0))
+    total_amount = models.DecimalField(max_digits=28, decimal_places=4, default=Decimal(0))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -76,7 +76,7 @@ def pii_seal(*, tenant: Tenant, membership: Membership, purpose: str, value: Any
 
 
 def pii_unseal_bytes(
-    *, tenant: Tenant, membership: Membership, purpose: str, sealed: bytes
+    *, tenant: Tenant, membership: Membership, purpose: str, sealed: bytes | memoryview
 ) -> bytes:
     key = data_key_for(tenant=tenant, membership=membership, create=False)
     return crypto.unseal(
@@ -84,7 +84,9 @@ def pii_unseal_bytes(
     )
 
 
-def pii_unseal(*, tenant: Tenant, membership: Membership, purpose: str, sealed: bytes) -> Any:
+def pii_unseal(
+    *, tenant: Tenant, membership: Membership, purpose: str, sealed: bytes | memoryview
+) -> Any:
     if not sealed:
         return {}
     raw = pii_unseal_bytes(tenant=tenant, membership=membership, purpose=purpose, sealed=sealed)

@@ -45,7 +45,7 @@ CASE_WORK_PERM = "kyc.work_kyccase"
 CASE_MANAGERS = frozenset({Role.COMPLIANCE_OFFICER, Role.TENANT_ADMIN})
 EDITABLE = (ClientProfile.Status.DRAFT, ClientProfile.Status.MORE_INFO)
 SUBMIT_STEPS = ("personal", "identity", "address", "funds", "bank", "suitability")
-CHECKLISTS = {
+CHECKLISTS: dict[str, tuple[str, ...]] = {
     KycCase.Kind.ONBOARDING: ("identity", "address", "funds", "bank", "suitability"),
     KycCase.Kind.REVIEW: ("identity", "address", "funds", "suitability"),
     KycCase.Kind.ALERT: ("alerts_reviewed",),
@@ -438,7 +438,7 @@ def reviews_open_due(*, tenant: Tenant, today: date | None = None) -> int:
                 action="kyc.review_due",
                 object_type="kyc_case",
                 object_id=case.pk,
-                payload={"profile": profile.pk, "due": profile.next_review_on.isoformat()},
+                payload={"profile": profile.pk, "due": str(profile.next_review_on)},
             )
             opened += 1
     return opened
