@@ -23,12 +23,15 @@ class RiskOperationsConfig(AppConfig):
             ScheduledTask,
             approvable_actions,
             menu_entries,
+            report_types,
             scheduled_tasks,
         )
         from platform_core.tenancy.roles import Role
         from risk import hooks as risk_hooks
         from risk.operations import services
+        from risk.operations.reports import MARGIN_CALLS
 
+        report_types.register(MARGIN_CALLS)
         risk_hooks.crash_signal.connect(services.crash_signal_received)
         changed = getattr(risk_hooks, "margin_status_changed", None)
         if changed is not None:

@@ -428,9 +428,13 @@ def ladder_apply(
                     if notice is not None:
                         notices.append(notice)
             elif SEVERITY[status] <= SEVERITY[Status.WARNING] and call is not None:
-                call.status = MarginCall.CallStatus.MET
-                call.closed_at = now
                 call.closed_reason = str(change.get("cause") or "ratio_restored")
+                call.status = (
+                    MarginCall.CallStatus.LIQUIDATED
+                    if call.closed_reason == "liquidation"
+                    else MarginCall.CallStatus.MET
+                )
+                call.closed_at = now
                 del open_calls[account_id]
                 if call.pk is not None:
                     closed_calls.append(call)
@@ -1074,7 +1078,9 @@ def proposal_execute(
                     tenant=tenant,
                     account=account,
                     sweep_id=f"proposal:{proposal.pk}",
-                    cause="reduction",
+                    cause=(
+                        "liquidation" if proposal.kind == Proposal.Kind.LIQUIDATION else "reduction"
+                    ),
                     now=now,
                 )
             ],

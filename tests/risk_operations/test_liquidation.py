@@ -175,7 +175,7 @@ def test_a_gap_liquidates_whole_groups_and_the_shortfall_is_written_off(
     assert ClientDebt.objects.get().amount == Decimal("626.0000")
     assert refreshed(book.client).balance == 0
     call = MarginCall.objects.get()
-    assert call.status == "met" and call.closed_reason == "reduction"
+    assert call.status == "liquidated" and call.closed_reason == "liquidation"
     assert Notification.objects.filter(kind="margin.liquidation").count() == 1
     assert Notification.objects.filter(kind="margin.executed").count() == 1
     assert conserved(tenant, "USD")

@@ -3,6 +3,7 @@ of a liquidation (the evidence bundle, through the portal and the console)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from platform_core.audit.models import AuditEvent
-from risk.operations.models import Dispute, Proposal
+from risk.operations.models import Dispute, MarginNotice, Proposal
 from tests.conftest import TenantPeople, sign_in
 from tests.ledger.factories import open_book
 from tests.risk.factories import equity, hold
@@ -163,3 +164,48 @@ def test_the_console_shows_the_switch_and_the_queue(acme: TenantPeople) -> None:
     # No reason, no change.
     officer.post("/console/margin/crash-switch/", {"action": "release", "reason": ""})
     assert AuditEvent.objects.filter(action="risk.crash_switch_released").count() == 0
+
+
+def test_the_margin_calls_report_lists_calls_notices_and_liquidations(
+    acme: TenantPeople, short_book: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.utils import timezone
+
+    from platform_core.audit.report_content import ReportAppendix, ReportPeriod
+    from platform_core.hooks import report_types
+
+    tenant = acme.tenant
+    clock = Clock()
+    prices(clock, DEF="20")
+    sweep(tenant, clock)
+    prices(clock, DEF="21.5")
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep(tenant, clock)
+    prices(clock, DEF="27")
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep(tenant, clock)
+    today = timezone.localdate(timezone=tenant_zone(tenant))
+    period = ReportPeriod(today - timedelta(days=1), today, tenant.timezone)
+    appendix = ReportAppendix()
+    body = report_types.get("margin_calls").build(tenant=tenant, period=period, appendix=appendix)
+    summary = dict(body.summary)
+    assert summary["Margin calls issued"] == "1"
+    assert summary["Liquidations executed"] == "1"
+    assert summary["Closed by liquidation"] == "1"
+    assert not body.empty
+    files = {f.name: f.content.decode() for f in appendix.files}
+    assert set(files) == {
+        "calls.csv",
+        "notices.csv",
+        "proposals.csv",
+        "fills.json",
+        "ratio_marks.csv",
+    }
+    assert files["notices.csv"].count("\r\n") == 1 + MarginNotice.objects.count()
+    assert "liquidation" in files["proposals.csv"]
+
+
+def tenant_zone(tenant: Any) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(tenant.timezone)
