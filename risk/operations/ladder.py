@@ -57,18 +57,34 @@ class Ladder:
         }
 
 
-# Until a tenant activates a policy: IBKR's 110% warning made a rung of its own above a
-# two-business-day call (融资融券 practice), deleveraging at 100% and liquidation below 90%.
-DEFAULT_LADDER = Ladder(
-    warning=Decimal("1.25"),
-    margin_call=Decimal("1.10"),
-    deleverage=Decimal("1.00"),
-    liquidation=Decimal("0.90"),
-    target=Decimal("1.25"),
-    call_days=2,
-    name="default",
-    version="0",
-)
+def _default_ladder() -> Ladder:
+    """Until a tenant activates a policy: the risk app's default lines (the live sweep's), so
+    the sweep and the loop never disagree on a rung."""
+    try:
+        from risk.stored_policy import DEFAULT_CALL_DEADLINE
+        from risk.stored_policy import DEFAULT_LADDER as LINES
+    except ImportError:  # the risk app without stored policies
+        LINES = {
+            "warning": "1.25",
+            "margin_call": "1.00",
+            "deleverage": "0.90",
+            "liquidation": "0.75",
+        }
+        DEFAULT_CALL_DEADLINE = 2
+    lines = {k: Decimal(str(v)) for k, v in LINES.items()}
+    return Ladder(
+        warning=lines["warning"],
+        margin_call=lines["margin_call"],
+        deleverage=lines["deleverage"],
+        liquidation=lines["liquidation"],
+        target=lines["warning"],
+        call_days=int(DEFAULT_CALL_DEADLINE),
+        name="default",
+        version="0",
+    )
+
+
+DEFAULT_LADDER = _default_ladder()
 
 
 def ladder_for(*, tenant: Any) -> Ladder:

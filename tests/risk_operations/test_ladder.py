@@ -3,7 +3,7 @@ business days on the tenant's calendar, a deposit closing the call; a second swe
 same prices changes nothing.
 
 acme.client is short 100 XYZ with 7,000 in client money (the short sale's proceeds and
-2,000 of their own). At 50 the ratio is 1.33 (healthy); 52 is a warning, 53 a margin call.
+2,000 of their own). At 50 the ratio is 1.33 (healthy); 52 is a warning, 54 a margin call.
 """
 
 from __future__ import annotations
@@ -84,14 +84,14 @@ def test_it_walks_the_ladder_with_each_notice_once_and_a_deposit_meets_the_call(
         again = sweep(tenant, clock)
     assert again.transitions == 0 and counts() == before
 
-    issued_at = prices(clock, XYZ="53")
+    issued_at = prices(clock, XYZ="54")
     with django_capture_on_commit_callbacks(execute=True):
         outcome = sweep(tenant, clock)
     call = MarginCall.objects.get()
     assert outcome.calls_issued == [call.pk]
-    assert (call.status, call.stage, call.ratio) == ("open", "margin_call", Decimal("1.0692"))
-    # Deposit needed to the target (1.25 x 1,590 - 1,700), rounded up to the cent.
-    assert call.deposit_needed == Decimal("287.50")
+    assert (call.status, call.stage, call.ratio) == ("open", "margin_call", Decimal("0.9877"))
+    # Deposit needed to the target (1.25 x 1,620 - 1,600), rounded up to the cent.
+    assert call.deposit_needed == Decimal("425.00")
     due, due_at = call_deadline(tenant=tenant, issued_at=issued_at, days=DEFAULT_LADDER.call_days)
     assert call.deadline_date == due
     assert due_at.astimezone(ZoneInfo("Asia/Shanghai")).hour == 0
@@ -99,17 +99,17 @@ def test_it_walks_the_ladder_with_each_notice_once_and_a_deposit_meets_the_call(
     local_day = issued_at.astimezone(ZoneInfo("Asia/Shanghai")).date()
     assert (call.deadline_date - local_day).days >= DEFAULT_LADDER.call_days
     notice = MarginNotice.objects.get(step="margin_call")
-    assert notice.call_id == call.pk and notice.context["deposit_needed"] == "287.50"
+    assert notice.call_id == call.pk and notice.context["deposit_needed"] == "425.00"
     sent = Notification.objects.get(kind="margin.call")
     assert set(sent.channels) == {"portal", "email", "webhook"}
-    assert "287.50" in sent.subject
-    assert any("287.50" in m.subject for m in mailoutbox)
+    assert "425.00" in sent.subject
+    assert any("425.00" in m.subject for m in mailoutbox)
     # The hints were computed with the call (by a task, at the prices of its run); at the
     # call's prices the deposit is the call's.
     call.refresh_from_db()
     assert call.hints["deposit"]
     hints = call_hints_compute(tenant=tenant, call_id=call.pk, now=clock.now)
-    assert hints["deposit"] == "287.50"
+    assert hints["deposit"] == "425.00"
     assert hints["reduce"][0]["strategy"] == "short_stock"
     assert hints["reduce"][0]["ratio_after"] is None  # nothing left to margin
 
@@ -119,9 +119,9 @@ def test_it_walks_the_ladder_with_each_notice_once_and_a_deposit_meets_the_call(
         sweep(tenant, clock)
     assert counts() == before
 
-    # A deposit of 300 lifts the ratio to 2,000 / 1,590 = 1.2579: the call closes itself.
+    # A deposit of 450 lifts the ratio to 2,050 / 1,620 = 1.2654: the call closes itself.
     with django_capture_on_commit_callbacks(execute=True):
-        book.fund("300.00")
+        book.fund("450.00")
     call.refresh_from_db()
     assert (call.status, call.closed_reason) == ("met", "deposit")
     assert AccountLadder.objects.get(account_id=book.client.pk).status == "healthy"
@@ -142,7 +142,7 @@ def test_a_replayed_sweep_id_is_ignored(acme: TenantPeople, book: Any) -> None:
     from risk.operations.services import account_change, ladder_apply
 
     clock = Clock()
-    prices(clock, XYZ="53")
+    prices(clock, XYZ="54")
     change = account_change(
         tenant=acme.tenant, account=book.client, sweep_id="sweep-7", now=clock.now
     )

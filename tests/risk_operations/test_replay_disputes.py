@@ -42,7 +42,7 @@ def test_replay_runs_the_loop_and_persists_nothing(
     clock = Clock()
     prices(clock, DEF="20")
     path = tmp_path / "squeeze.csv"
-    path.write_text("step,symbol,price\n1,DEF,21.5\n2,DEF,23\n3,DEF,27\n", encoding="utf-8")
+    path.write_text("step,symbol,price\n1,DEF,22\n2,DEF,23\n3,DEF,27\n", encoding="utf-8")
     before = row_counts()
     out = StringIO()
     call_command("replay", "--scenario", str(path), "--tenant", "acme", "--json", stdout=out)
@@ -50,7 +50,7 @@ def test_replay_runs_the_loop_and_persists_nothing(
 
     report = json.loads(out.getvalue())
     assert row_counts() == before  # nothing persisted: no quote, call, fill, entry or event
-    # 21.5: ratio 6,500/6,450 = 1.008 (a call); 23: 5,000/6,900 (liquidate); 27 is past it.
+    # 22: ratio 6,000/6,600 = 0.91 (a call); 23: 5,000/6,900 = 0.72 (liquidate); 27 is past it.
     assert report["calls_issued"] == 1
     assert report["liquidated"] == 1
     statuses = [s["statuses"] for s in report["steps"]]
@@ -97,7 +97,7 @@ def test_a_client_disputes_a_liquidation_with_its_evidence_and_risk_resolves_it(
     clock = Clock()
     prices(clock, DEF="20")
     sweep(tenant, clock)
-    prices(clock, DEF="21.5")
+    prices(clock, DEF="22")
     with django_capture_on_commit_callbacks(execute=True):
         sweep(tenant, clock)
     prices(clock, DEF="27")
@@ -178,7 +178,7 @@ def test_the_margin_calls_report_lists_calls_notices_and_liquidations(
     clock = Clock()
     prices(clock, DEF="20")
     sweep(tenant, clock)
-    prices(clock, DEF="21.5")
+    prices(clock, DEF="22")
     with django_capture_on_commit_callbacks(execute=True):
         sweep(tenant, clock)
     prices(clock, DEF="27")
