@@ -369,3 +369,50 @@ def test_the_buffer_and_its_stress_test(book: Any, acme: TenantPeople) -> None:
     assert calm.days_covered == 1  # 20,000 - 14,000 = 6,000 left; day 2 needs 7,200 + 5,700
     with pytest.raises(ApplicationError):
         StressScenario.parse({"shock": "1.5"})
+
+
+def _result_after(*, cash: str, equity: str, long_value: str) -> Any:
+    from risk.engine.result import MarginResult
+
+    return MarginResult(
+        policy="cboe-strategy",
+        currency="USD",
+        equity=Decimal(equity),
+        initial_requirement=Decimal(0),
+        maintenance_requirement=Decimal(0),
+        groups=[],
+        long_market_value=Decimal(long_value),
+        short_market_value=Decimal(0),
+        fully_paid_value=Decimal(0),
+        cash=Decimal(cash),
+        loan=Decimal(0),
+    )
+
+
+def test_the_pretrade_gate_refuses_a_margin_order_without_credit(
+    acme: TenantPeople, kyc_profiles: Any
+) -> None:
+    from financing.pretrade import margin_order_gate
+
+    book = lender(acme)
+
+    def gate(**result: str) -> str | None:
+        return margin_order_gate(
+            tenant=acme.tenant,
+            account=book.client_cash,
+            membership=acme.client.membership,
+            orders={},
+            result_after=_result_after(**result),
+        )
+
+    # Paid in cash: not a margin order, no credit needed.
+    assert gate(cash="10", equity="5000", long_value="4990") is None
+    refusal = gate(cash="-1000", equity="5000", long_value="6000")
+    assert refusal is not None and "credit" in refusal
+    kyc_profiles[acme.client.membership.pk] = profile()
+    book.line("200000", leverage_cap="3")
+    assert "Sign" in (gate(cash="-1000", equity="5000", long_value="6000") or "")
+    book.sign_all()
+    assert gate(cash="-1000", equity="5000", long_value="6000") is None
+    assert "leverage" in (gate(cash="-1000", equity="5000", long_value="20000") or "")
+    assert "credit" in (gate(cash="-300000", equity="5000", long_value="9000") or "")
