@@ -11,6 +11,7 @@ from ledger.por_urls import portal_urlpatterns as por_portal_urlpatterns
 from platform_core import views
 from platform_core.admin_site import platform_admin_site
 from platform_core.audit import approvals_views, notifications_views, report_views
+from risk import page_urls as risk_pages
 from risk.operations.urls import console_urlpatterns as risk_operations_console_urlpatterns
 from risk.operations.urls import portal_urlpatterns as risk_operations_portal_urlpatterns
 
@@ -76,6 +77,8 @@ urlpatterns = [
     path("console/fees/", ledger_views.console_fees, name="console-fees"),
     path("console/adjustments/", ledger_views.console_adjustment, name="console-adjustment"),
     path("proof-of-reserves/", include(por_portal_urlpatterns)),
+    path("risk/", include(risk_pages.portal_urlpatterns)),
+    path("console/risk/", include(risk_pages.console_urlpatterns)),
     # Financing: the client's credit, documents and contracts; the console's lines and funding.
     path("", include("financing.urls")),
     # KYC: the onboarding wizard (portal) and the case pages (console).

@@ -15,6 +15,7 @@ from platform_core.api.idempotency import (
     idempotency_key_of,
     idempotent_write,
 )
+from platform_core.api.pagination import PlatformPagination
 from platform_core.api.views import TenantApiView
 from platform_core.exceptions import ApplicationError
 from platform_core.tenancy.roles import Role
@@ -25,7 +26,16 @@ from risk.engine.result import MarginResult
 from risk.models import Instrument
 from risk.oracle import OracleError
 from risk.orders import order_place
-from risk.selectors import access_margin_account_by_id, margin_status, margin_what_if
+from risk.selectors import (
+    access_margin_account_by_id,
+    margin_monitor,
+    margin_status,
+    margin_what_if,
+    policy_active,
+    priced_portfolio,
+)
+from risk.stored_policy import DEFAULT_LADDER
+from risk.stress import account_stress, book_stress_run, shock_parse
 
 STAFF_READERS = frozenset(
     {Role.RISK_OFFICER, Role.OPERATIONS, Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER}
@@ -160,6 +170,40 @@ class WhatIfInputSerializer(serializers.Serializer):
         return value
 
 
+def what_if_extras(
+    *, tenant: Any, account: Any, orders: dict[Instrument, Decimal], policy: str | None
+) -> dict[str, Any]:
+    """The engine's liquidation price per underlying after the orders (the margin-call line)
+    and, for one order, ``max_quantity`` on its side; None under a stored policy, which the
+    engine's searches do not take yet."""
+    if policy is None and policy_active(tenant=tenant) is not None:
+        return {"liquidation_prices": None, "max_quantity": None}
+    from risk.engine.whatif import liquidation_prices, max_quantity
+
+    name = policy or DEFAULT_POLICY
+    after = priced_portfolio(tenant=tenant, account=account, orders=orders)
+    line = Decimal(DEFAULT_LADDER["margin_call"])
+    extras: dict[str, Any] = {
+        "liquidation_prices": [
+            {
+                "underlying": p.underlying,
+                "current": format(p.current, "f"),
+                "down": None if p.down is None else format(p.down, "f"),
+                "up": None if p.up is None else format(p.up, "f"),
+            }
+            for p in liquidation_prices(after.portfolio, policy=name, line=line)
+        ],
+        "max_quantity": None,
+    }
+    if len(orders) == 1:
+        ((instrument, quantity),) = orders.items()
+        before = priced_portfolio(tenant=tenant, account=account, orders={instrument: Decimal(0)})
+        extras["max_quantity"] = max_quantity(
+            before.portfolio, instrument.symbol, side=1 if quantity > 0 else -1, policy=name
+        )
+    return extras
+
+
 class WhatIfApi(TenantApiView):
     """Not a write: the orders are margined, never placed, so no Idempotency-Key."""
 
@@ -194,7 +238,18 @@ class WhatIfApi(TenantApiView):
                 tenant=request.tenant, account=account, orders=orders, policy=fields["policy"]
             )
         )
-        return Response(result.as_json())
+        body = result.as_json()
+        body.update(
+            _computed(
+                lambda: what_if_extras(
+                    tenant=request.tenant,
+                    account=account,
+                    orders=orders,
+                    policy=fields["policy"],
+                )
+            )
+        )
+        return Response(body)
 
 
 # --- orders ---------------------------------------------------------------------------------
@@ -292,3 +347,158 @@ class OrderCreateApi(TenantApiView):
             },
             write=write,
         )
+
+
+# --- stress tests and the margin monitor ----------------------------------------------------
+
+
+class StressRowSerializer(serializers.Serializer):
+    scenario = serializers.CharField()
+    source = serializers.CharField()
+    loss = serializers.CharField()
+    equity_after = serializers.CharField()
+    maintenance_after = serializers.CharField()
+    margin_ratio_after = serializers.CharField(allow_null=True)
+    status_after = serializers.CharField()
+    below = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        ref_name = "RiskStressRow"
+
+
+class StressInputSerializer(serializers.Serializer):
+    shocks = serializers.ListField(
+        child=serializers.DictField(),
+        min_length=1,
+        max_length=20,
+        help_text='each {"name", "market_move", "moves": {SYMBOL: move}, "volatility_shift", '
+        '"volatility_shifts": {SYMBOL: shift}} as fractions, or {"scenario": "1987-10-19"}',
+    )
+
+    class Meta:
+        ref_name = "RiskStressInput"
+
+
+def _shocks(data: Any) -> list[Any]:
+    serializer = StressInputSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    try:
+        return [
+            shock_parse(raw, f"shocks.{index}")
+            for index, raw in enumerate(serializer.validated_data["shocks"])
+        ]
+    except PortfolioError as exc:
+        raise ApplicationError(
+            400, "invalid", "The request has invalid fields.", {exc.field: [exc.problem]}
+        ) from None
+
+
+class AccountStressApi(TenantApiView):
+    """An account's stress table: the default shocks (GET) or the caller's own (POST)."""
+
+    allowed_roles = READERS
+
+    @extend_schema(responses=StressRowSerializer(many=True))
+    def get(self, request: Request, account_id: int) -> Response:
+        account = access_margin_account_by_id(
+            tenant=request.tenant, membership=request.membership, account_id=account_id
+        )
+        rows = _computed(lambda: account_stress(tenant=request.tenant, account=account))
+        return Response([row.as_json() for row in rows])
+
+    @extend_schema(
+        request=StressInputSerializer,
+        responses=StressRowSerializer(many=True),
+        description="Not a write: the shocks are applied to a copy, so no Idempotency-Key.",
+    )
+    def post(self, request: Request, account_id: int) -> Response:
+        account = access_margin_account_by_id(
+            tenant=request.tenant, membership=request.membership, account_id=account_id
+        )
+        shocks = _shocks(request.data)
+        rows = _computed(
+            lambda: account_stress(tenant=request.tenant, account=account, shocks=shocks)
+        )
+        return Response([row.as_json() for row in rows])
+
+
+class BookStressSerializer(serializers.Serializer):
+    scenario = serializers.CharField()
+    source = serializers.CharField()
+    book_loss = serializers.CharField()
+    accounts = serializers.IntegerField()
+    breaches = serializers.ListField(child=serializers.DictField())
+    failed = serializers.ListField(child=serializers.DictField())
+
+    class Meta:
+        ref_name = "RiskBookStress"
+
+
+class BookStressApi(TenantApiView):
+    """The whole book under the shocks: which accounts breach which line, the book's loss."""
+
+    allowed_roles = frozenset({Role.RISK_OFFICER})
+
+    @extend_schema(
+        request=StressInputSerializer,
+        responses=BookStressSerializer(many=True),
+        description="Not a write: the shocks are applied to copies, so no Idempotency-Key.",
+    )
+    def post(self, request: Request) -> Response:
+        shocks = _shocks(request.data)
+        outcomes = book_stress_run(tenant=request.tenant, shocks=shocks)
+        return Response([outcome.as_json() for outcome in outcomes])
+
+
+class MarginMonitorRowSerializer(serializers.Serializer):
+    account = serializers.IntegerField(source="account_id")
+    client = serializers.EmailField(source="account.owner.user.email")
+    status = serializers.CharField()
+    margin_ratio = serializers.DecimalField(source="ratio", max_digits=20, decimal_places=4)
+    collateral_ratio = serializers.DecimalField(max_digits=20, decimal_places=4)
+    equity = serializers.DecimalField(max_digits=28, decimal_places=2)
+    maintenance_requirement = serializers.DecimalField(
+        source="maintenance", max_digits=28, decimal_places=2
+    )
+    initial_requirement = serializers.DecimalField(
+        source="initial", max_digits=28, decimal_places=2
+    )
+    policy = serializers.CharField()
+    error = serializers.CharField()
+    computed_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "RiskMarginMonitorRow"
+
+
+MONITOR_STATUSES = ["healthy", "warning", "margin_call", "deleverage", "liquidate"]
+
+
+class MarginMonitorApi(TenantApiView):
+    """The accounts' latest margin status from the sweep, lowest margin ratio first."""
+
+    allowed_roles = STAFF_READERS
+    pagination_class = PlatformPagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=MONITOR_STATUSES),
+            OpenApiParameter("ratio_below", str, description="only margin ratios below this"),
+        ],
+        responses=MarginMonitorRowSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        state = request.query_params.get("status") or None
+        if state and state not in MONITOR_STATUSES:
+            raise serializers.ValidationError({"status": [f"{state!r} is not a status."]})
+        raw = request.query_params.get("ratio_below") or None
+        try:
+            below = None if raw is None else Decimal(raw)
+        except ArithmeticError:
+            below = Decimal("NaN")
+        if below is not None and not below.is_finite():
+            raise serializers.ValidationError({"ratio_below": [f"{raw!r} is not a number."]})
+        queryset = margin_monitor(tenant=request.tenant, status=state, ratio_below=below)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(MarginMonitorRowSerializer(page, many=True).data)

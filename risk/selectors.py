@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
@@ -30,7 +30,7 @@ from platform_core.tenancy.selectors import tenant_scoped
 from risk.engine.policies import margin_compute
 from risk.engine.portfolio import Portfolio, portfolio_parse
 from risk.engine.result import MarginResult
-from risk.models import Instrument, MarginPolicyVersion, Position, Quote
+from risk.models import Instrument, MarginPolicyVersion, MarginStatus, Position, Quote
 from risk.oracle import OraclePrice, oracle_prices
 from risk.stored_policy import stored_margin_compute
 
@@ -335,3 +335,50 @@ def portfolio_margin(
     if assumed:
         result.extra["volatility_assumed"] = {n: format(FALLBACK_VOLATILITY, "f") for n in assumed}
     return result
+
+
+# --- the margin monitor ------------------------------------------------------------------------
+
+
+def margin_monitor(
+    *,
+    tenant: Tenant,
+    status: str | None = None,
+    ratio_below: Decimal | None = None,
+    account_id: int | None = None,
+) -> QuerySet[MarginStatus]:
+    """The latest margin status of the tenant's accounts, lowest margin ratio first (accounts
+    with no ratio last); optionally only one status, or ratios below a figure."""
+    queryset = tenant_scoped(MarginStatus, tenant=tenant).select_related("account__owner__user")
+    if status:
+        queryset = queryset.filter(status=status)
+    if ratio_below is not None:
+        queryset = queryset.filter(ratio__lt=ratio_below)
+    if account_id is not None:
+        queryset = queryset.filter(account_id=account_id)
+    return queryset.order_by(F("ratio").asc(nulls_last=True), "account_id")
+
+
+def margin_status_of(*, tenant: Tenant, account: LedgerAccount) -> MarginStatus | None:
+    return tenant_scoped(MarginStatus, tenant=tenant).filter(account=account).first()
+
+
+def liquidation_prices_of(
+    *, tenant: Tenant, priced: PricedPortfolio, line: Decimal
+) -> list[dict[str, Any]] | None:
+    """Per underlying, the prices at which the margin ratio falls below ``line``, from the
+    engine (``risk.engine.whatif``) — under the built-in default only: None when the tenant
+    margins with a stored policy, which the engine's search does not take yet."""
+    if policy_active(tenant=tenant) is not None:
+        return None
+    from risk.engine.whatif import liquidation_prices
+
+    return [
+        {
+            "underlying": p.underlying,
+            "current": format(p.current, "f"),
+            "down": None if p.down is None else format(p.down, "f"),
+            "up": None if p.up is None else format(p.up, "f"),
+        }
+        for p in liquidation_prices(priced.portfolio, policy=DEFAULT_POLICY, line=line)
+    ]

@@ -12,4 +12,11 @@ urlpatterns = [
     ),
     re_path(r"^what-if/?$", api.WhatIfApi.as_view(), name="risk-what-if"),
     re_path(r"^orders/?$", api.OrderCreateApi.as_view(), name="risk-orders"),
+    re_path(
+        r"^accounts/(?P<account_id>[0-9]+)/stress/?$",
+        api.AccountStressApi.as_view(),
+        name="risk-account-stress",
+    ),
+    re_path(r"^stress/?$", api.BookStressApi.as_view(), name="risk-book-stress"),
+    re_path(r"^monitor/?$", api.MarginMonitorApi.as_view(), name="risk-monitor"),
 ]

@@ -404,6 +404,14 @@ def a_kyc_case_of_acme(acme: TenantPeople) -> Built:
     return Built(KycCase, case.pk, "case_id", secrets=(KYC_NAME,))
 
 
+def a_kyc_identity_document_of_acme(acme: TenantPeople) -> Built:
+    from kyc.models import ProfileDocument
+
+    _person, case = _a_kyc_client_case_of_acme(acme)
+    document = ProfileDocument.objects.get(profile_id=case.profile_id, kind="identity")
+    return Built(ProfileDocument, document.pk, "document_id", secrets=())
+
+
 def a_draft_monitoring_rule_of_acme(acme: TenantPeople) -> Built:
     from kyc.models import MonitoringRule
     from kyc.monitoring.services import rule_draft_create
@@ -660,6 +668,12 @@ SWEEP: dict[str, Sweepable] = {
     "console-kyc-case": Sweepable(
         build=a_kyc_case_of_acme, readers=KYC_STAFF, wrong=everyone_but(*KYC_STAFF)
     ),
+    "console-kyc-document": Sweepable(
+        build=a_kyc_identity_document_of_acme,
+        readers=KYC_STAFF,
+        wrong=everyone_but(*KYC_STAFF),
+        methods=("get",),
+    ),
     "console-kyc-rule": Sweepable(
         build=a_draft_monitoring_rule_of_acme, readers=KYC_STAFF, wrong=everyone_but(*KYC_STAFF)
     ),
@@ -673,6 +687,20 @@ SWEEP: dict[str, Sweepable] = {
     "api:risk-account-margin": Sweepable(
         build=a_funded_client_account_of_acme, readers=(*STAFF, "client"), wrong=("auditor",)
     ),
+    # An account's stress table (risk.api) reads like its margin; the portal's margin pages
+    # (risk.views) are the client's own.
+    "api:risk-account-stress": Sweepable(
+        build=a_funded_client_account_of_acme, readers=(*STAFF, "client"), wrong=("auditor",)
+    ),
+    **{
+        name: Sweepable(
+            build=a_funded_client_account_of_acme,
+            readers=("client",),
+            wrong=everyone_but("client"),
+            methods=("get",),
+        )
+        for name in ("portal-margin", "portal-margin-live")
+    },
     # The auditor area and the checkpoint API: only the auditor of an open engagement
     # (platform_core.audit.engagements); the tenant admin grants and revokes engagements.
     "audit-engagement": Sweepable(
