@@ -404,14 +404,6 @@ def a_kyc_case_of_acme(acme: TenantPeople) -> Built:
     return Built(KycCase, case.pk, "case_id", secrets=(KYC_NAME,))
 
 
-def a_kyc_identity_document_of_acme(acme: TenantPeople) -> Built:
-    from kyc.models import ProfileDocument
-
-    _person, case = _a_kyc_client_case_of_acme(acme)
-    document = ProfileDocument.objects.get(profile_id=case.profile_id, kind="identity")
-    return Built(ProfileDocument, document.pk, "document_id", secrets=())
-
-
 def a_draft_monitoring_rule_of_acme(acme: TenantPeople) -> Built:
     from kyc.models import MonitoringRule
     from kyc.monitoring.services import rule_draft_create
@@ -667,12 +659,6 @@ SWEEP: dict[str, Sweepable] = {
     # KYC (kyc.views, kyc.monitoring.views): compliance officers and tenant admins only.
     "console-kyc-case": Sweepable(
         build=a_kyc_case_of_acme, readers=KYC_STAFF, wrong=everyone_but(*KYC_STAFF)
-    ),
-    "console-kyc-document": Sweepable(
-        build=a_kyc_identity_document_of_acme,
-        readers=KYC_STAFF,
-        wrong=everyone_but(*KYC_STAFF),
-        methods=("get",),
     ),
     "console-kyc-rule": Sweepable(
         build=a_draft_monitoring_rule_of_acme, readers=KYC_STAFF, wrong=everyone_but(*KYC_STAFF)
