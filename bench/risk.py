@@ -190,13 +190,19 @@ def _book_arrays(count: int, seed: int = 7) -> dict[str, Any]:
     )
 
 
-def _timed(function: Any, *args: Any, repeat: int = 3) -> tuple[float, Any]:
-    best, result = float("inf"), None
+def _timed(function: Any, *args: Any, repeat: int = 3) -> tuple[float, float, Any]:
+    """The fastest of ``repeat`` runs: (wall seconds, CPU seconds of this process, result).
+
+    The CPU time is what the run costs when the machine is shared (other processes only stretch
+    the wall time of this single-threaded code)."""
+    best, cpu, result = float("inf"), float("inf"), None
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         result = function(*args)
-        best = min(best, time.perf_counter() - started)
-    return best, result
+        wall = time.perf_counter() - started
+        if wall < best:
+            best, cpu = wall, time.process_time() - started_cpu
+    return best, cpu, result
 
 
 # --- the naive baseline: a per-account loop over ORM-style rows ------------------------------
@@ -438,12 +444,12 @@ def run(args: list[str]) -> None:
     started = time.perf_counter()
     state = sweep_full(book, "cboe-strategy")
     first = time.perf_counter() - started
-    seconds, state = _timed(sweep_full, book, "cboe-strategy")
+    seconds, cpu, state = _timed(sweep_full, book, "cboe-strategy")
     from risk.engine.sweep_cboe import PATTERN_NAMES
 
     patterns = np.bincount(book.cache["cboe_classes"]["pattern"], minlength=len(PATTERN_NAMES))
     print(
-        f"  full sweep, cboe-strategy        {seconds:8.3f} s   target <= 1 s "
+        f"  full sweep, cboe-strategy        {seconds:8.3f} s (CPU {cpu:.3f} s)   target <= 1 s "
         f"(first sweep, classifying the slots once: {first:.3f} s; exact-engine slots: "
         f"{state.engine.exact_calls})"
     )
@@ -453,10 +459,13 @@ def run(args: list[str]) -> None:
             f"{PATTERN_NAMES[p]} {patterns[p]:,}" for p in range(len(PATTERN_NAMES)) if patterns[p]
         )
     )
-    span_seconds, span_state = _timed(sweep_full, book, "span-like", repeat=2)
-    print(f"  full sweep, span-like            {span_seconds:8.3f} s   target <= 3 s")
-    pm_seconds, _ = _timed(sweep_full, book, "finra-pm", repeat=1)
-    print(f"  full sweep, finra-pm             {pm_seconds:8.3f} s")
+    span_seconds, span_cpu, span_state = _timed(sweep_full, book, "span-like", repeat=2)
+    print(
+        f"  full sweep, span-like            {span_seconds:8.3f} s (CPU {span_cpu:.3f} s)   "
+        "target <= 3 s"
+    )
+    pm_seconds, pm_cpu, _ = _timed(sweep_full, book, "finra-pm", repeat=1)
+    print(f"  full sweep, finra-pm             {pm_seconds:8.3f} s (CPU {pm_cpu:.3f} s)")
 
     stock_rows = arrays["position_instrument"] < UNDERLYINGS
     stock_book = book_from_arrays(
@@ -467,11 +476,12 @@ def run(args: list[str]) -> None:
             "position_quantity": arrays["position_quantity"][stock_rows],
         }
     )
-    rzrq_seconds, rzrq_state = _timed(sweep_full, stock_book, "cn-rzrq", repeat=2)
+    rzrq_seconds, rzrq_cpu, rzrq_state = _timed(sweep_full, stock_book, "cn-rzrq", repeat=2)
     started = time.perf_counter()
     changed = sweep_remark(stock_book, rzrq_state, {17: float(stock_book.price[17]) * 1.01})
     print(
-        f"  full sweep, cn-rzrq               {rzrq_seconds:7.3f} s   (the book's "
+        f"  full sweep, cn-rzrq               {rzrq_seconds:7.3f} s (CPU {rzrq_cpu:.3f} s)   "
+        "(the book's "
         f"{stock_rows.sum():,} stock positions); re-mark one underlying "
         f"{(time.perf_counter() - started) * 1000:.1f} ms ({changed.size:,} whole accounts)"
     )
@@ -481,17 +491,20 @@ def run(args: list[str]) -> None:
         book.underlying_slot_start[underlying + 1] - book.underlying_slot_start[underlying]
     )
     timings: dict[str, list[float]] = {"cboe-strategy": [], "span-like": []}
-    for tick in range(10):
+    cpu_timings: dict[str, list[float]] = {"cboe-strategy": [], "span-like": []}
+    for tick in range(20):
         price = float(book.price[underlying]) * (1.01 if tick % 2 == 0 else 1 / 1.01)
         for policy, sweep_state in (("cboe-strategy", state), ("span-like", span_state)):
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             changed = sweep_remark(book, sweep_state, {underlying: round(price, 2)})
             timings[policy].append(time.perf_counter() - started)
+            cpu_timings[policy].append(time.process_time() - started_cpu)
     for policy, values in timings.items():
         print(
-            f"  re-mark one underlying, {policy:<13}{statistics.median(values) * 1000:7.1f} ms   "
-            f"target <= 50 ms ({holders:,} holders re-margined: {changed.size:,} accounts; "
-            f"median of 10 ticks of +-1%)"
+            f"  re-mark one underlying, {policy:<13}{statistics.median(values) * 1000:7.1f} ms "
+            f"(CPU {statistics.median(cpu_timings[policy]) * 1000:.1f} ms)   target <= 50 ms "
+            f"({holders:,} holders re-margined: {changed.size:,} accounts; median of 20 ticks "
+            "of +-1%)"
         )
 
     started = time.perf_counter()
