@@ -209,3 +209,16 @@ def tenant_zone(tenant: Any) -> Any:
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(tenant.timezone)
+
+
+def test_the_loops_words_have_a_simplified_chinese_translation() -> None:
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        subject = render_to_string(
+            "notifications/margin.call/subject.txt",
+            {"deposit_needed": "425.00", "currency": "USD", "deadline": "2026-11-30"},
+        )
+        assert "追加保证金通知" in subject and "425.00" in subject
+        assert translation.gettext("Margin calls issued") == "已发出的追保通知"
