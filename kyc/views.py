@@ -224,6 +224,9 @@ def console_case(request: HttpRequest, case_id: int) -> HttpResponse:
             "rating": rating,
             "reasons": [reason_text(r) for r in rating.reasons] if rating else [],
             "alerts": case.alerts.filter(tenant=tenant).order_by("pk"),
+            "documents": tenant_scoped(ProfileDocument, tenant=tenant)
+            .filter(profile=case.profile)
+            .order_by("kind", "-pk"),
             "staff": staff,
             "may_work": request.user.has_perm(services.CASE_WORK_PERM, case),
             "form": form,
@@ -347,3 +350,37 @@ def console_rating_settings(request: HttpRequest) -> HttpResponse:
         {"form": form, "membership": request.membership},  # type: ignore[attr-defined]
         status=status,
     )
+
+
+@role_required(CASE_READERS)
+def console_document(request: HttpRequest, document_id: int) -> HttpResponse:
+    """A client's uploaded document, decrypted for compliance; every viewing is audited."""
+    from django.db import transaction
+
+    from platform_core.audit.services import audit_record
+
+    tenant = request.tenant  # type: ignore[attr-defined]
+    document = access_object_by_id(ProfileDocument, tenant=tenant, object_id=document_id)
+    try:
+        body = services.document_open(document=document)
+    except (KeyUnavailable, SealBroken):
+        return HttpResponse(
+            _("This document is no longer readable (the client's data was erased)."),
+            status=410,
+            content_type="text/plain; charset=utf-8",
+        )
+    with transaction.atomic():
+        audit_record(
+            tenant=tenant,
+            actor=request.user,
+            action="kyc.document_viewed",
+            object_type="kyc_document",
+            object_id=document.pk,
+            payload={"profile": document.profile_id, "kind": document.kind},
+            request=request,
+        )
+    response = HttpResponse(body, content_type=document.content_type)
+    response["Content-Disposition"] = f'inline; filename="document-{document.pk}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response

@@ -404,6 +404,14 @@ def a_kyc_case_of_acme(acme: TenantPeople) -> Built:
     return Built(KycCase, case.pk, "case_id", secrets=(KYC_NAME,))
 
 
+def a_kyc_identity_document_of_acme(acme: TenantPeople) -> Built:
+    from kyc.models import ProfileDocument
+
+    _person, case = _a_kyc_client_case_of_acme(acme)
+    document = ProfileDocument.objects.get(profile_id=case.profile_id, kind="identity")
+    return Built(ProfileDocument, document.pk, "document_id", secrets=())
+
+
 def a_draft_monitoring_rule_of_acme(acme: TenantPeople) -> Built:
     from kyc.models import MonitoringRule
     from kyc.monitoring.services import rule_draft_create
@@ -540,6 +548,20 @@ def a_signed_checkpoint_of_acme(acme: TenantPeople) -> Built:
     return Built(Checkpoint, head.pk, "checkpoint_id", secrets=(head.root_hash,))
 
 
+POLICY_SECRET = "sweep-house-ladder"
+
+
+def a_draft_margin_policy_of_acme(acme: TenantPeople) -> Built:
+    """A draft version of Acme's house margin policy; its name is Acme's own."""
+    from risk.models import MarginPolicyVersion
+    from risk.policies import policy_version_create
+
+    version = policy_version_create(
+        tenant=acme.tenant, actor=acme.risk.user, name=POLICY_SECRET, base="cboe-strategy"
+    )
+    return Built(MarginPolicyVersion, version.pk, "policy_id", secrets=(POLICY_SECRET,))
+
+
 STAFF = ("compliance", "risk", "operations", "admin")
 LEDGER_WRITERS = ("operations", "admin")
 EVERYONE = ("client", *STAFF, "auditor")
@@ -660,6 +682,12 @@ SWEEP: dict[str, Sweepable] = {
     "console-kyc-case": Sweepable(
         build=a_kyc_case_of_acme, readers=KYC_STAFF, wrong=everyone_but(*KYC_STAFF)
     ),
+    "console-kyc-document": Sweepable(
+        build=a_kyc_identity_document_of_acme,
+        readers=KYC_STAFF,
+        wrong=everyone_but(*KYC_STAFF),
+        methods=("get",),
+    ),
     "console-kyc-rule": Sweepable(
         build=a_draft_monitoring_rule_of_acme, readers=KYC_STAFF, wrong=everyone_but(*KYC_STAFF)
     ),
@@ -672,6 +700,14 @@ SWEEP: dict[str, Sweepable] = {
     # An account's margin (risk.api): the client for their own account and staff read it.
     "api:risk-account-margin": Sweepable(
         build=a_funded_client_account_of_acme, readers=(*STAFF, "client"), wrong=("auditor",)
+    ),
+    # A tenant's margin policy versions (risk.api): staff read them; only a risk officer asks
+    # for a version's activation.
+    "api:risk-policy-detail": Sweepable(
+        build=a_draft_margin_policy_of_acme, readers=STAFF, wrong=("client", "auditor")
+    ),
+    "api:risk-policy-activate": Sweepable(
+        build=a_draft_margin_policy_of_acme, readers=("risk",), wrong=everyone_but("risk")
     ),
     # An account's stress table (risk.api) reads like its margin; the portal's margin pages
     # (risk.views) are the client's own.

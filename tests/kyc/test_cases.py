@@ -355,3 +355,35 @@ def test_another_tenants_case_is_a_404(acme, globex):
         assert response.status_code == 404
     assert KycCase.objects.get(pk=case.pk).assignee_id is None
     assert Membership.objects.filter(pk=acme.client.membership.pk).exists()
+
+
+def test_compliance_opens_a_clients_document_and_the_viewing_is_audited(acme, globex):
+    from kyc.models import ProfileDocument
+    from kyc.pii import client_data_erase
+    from tests.kyc.factories import png_bytes
+
+    case = submit_profile(acme.tenant, acme.client)
+    document = ProfileDocument.objects.get(profile=case.profile, kind="identity")
+    officer = sign_in(Client(), acme.compliance)
+    page = officer.get(f"/console/kyc/cases/{case.pk}/")
+    assert f"/console/kyc/documents/{document.pk}/".encode() in page.content
+    response = officer.get(f"/console/kyc/documents/{document.pk}/")
+    assert response.status_code == 200 and response.content == png_bytes()
+    assert response["Content-Type"] == "image/png"
+    assert AuditEvent.objects.filter(
+        action="kyc.document_viewed", object_id=str(document.pk)
+    ).exists()
+    assert (
+        sign_in(Client(), acme.risk).get(f"/console/kyc/documents/{document.pk}/").status_code
+        == 403
+    )
+    with as_tenant(globex.tenant):
+        foreign = sign_in(Client(), globex.compliance).get(f"/console/kyc/documents/{document.pk}/")
+    assert foreign.status_code == 404
+    client_data_erase(
+        tenant=acme.tenant,
+        actor=acme.admin.user,
+        membership=acme.client.membership,
+        reason="erasure request",
+    )
+    assert officer.get(f"/console/kyc/documents/{document.pk}/").status_code == 410
