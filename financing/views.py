@@ -45,9 +45,11 @@ FUNDING_READERS = frozenset({Role.RISK_OFFICER, Role.OPERATIONS, Role.TENANT_ADM
 CREDIT_STAFF = frozenset({Role.RISK_OFFICER, Role.COMPLIANCE_OFFICER})
 
 
-def _pdf(data: bytes, name: str) -> HttpResponse:
+def _pdf(data: bytes, name: str, sha256: str) -> HttpResponse:
+    """A PDF download, with its SHA-256 in a header so the client can check what they got."""
     response = HttpResponse(bytes(data), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["X-Content-SHA256"] = sha256
     return response
 
 
@@ -147,7 +149,7 @@ def portal_document_pdf(request: HttpRequest, document_id: int) -> HttpResponse:
         membership=request.membership,  # type: ignore[attr-defined]
         document_id=document_id,
     )
-    return _pdf(document.pdf, f"{document.kind}-{document.sha256[:12]}.pdf")
+    return _pdf(document.pdf, f"{document.kind}-{document.sha256[:12]}.pdf", document.sha256)
 
 
 @client_required
@@ -157,7 +159,7 @@ def portal_signature_pdf(request: HttpRequest, signature_id: int) -> HttpRespons
         membership=request.membership,  # type: ignore[attr-defined]
         signature_id=signature_id,
     )
-    return _pdf(record.signed_pdf, f"{record.kind}-signed-{record.seq}.pdf")
+    return _pdf(record.signed_pdf, f"{record.kind}-signed-{record.seq}.pdf", record.signed_sha256)
 
 
 @require_POST
