@@ -708,17 +708,17 @@ def deposit_received(payload: dict[str, Any]) -> None:
             .values_list("account_id", flat=True)
         )
         for account in tenant_scoped(LedgerAccount, tenant=tenant).filter(pk__in=called):
-            ladder_apply(
-                tenant=tenant,
-                changes=[
-                    account_change(
-                        tenant=tenant,
-                        account=account,
-                        sweep_id=f"entry:{payload['entry']}",
-                        cause="deposit",
-                    )
-                ],
-            )
+            try:
+                change = account_change(
+                    tenant=tenant,
+                    account=account,
+                    sweep_id=f"entry:{payload['entry']}",
+                    cause="deposit",
+                )
+            except ValueError as exc:  # an unpriced or unmarginable position: the sweep will see
+                logger.warning("deposit on account %s not re-marked: %s", account.pk, exc)
+                continue
+            ladder_apply(tenant=tenant, changes=[change])
 
 
 # --- deleveraging and liquidation proposals ---------------------------------------------------
@@ -1069,24 +1069,25 @@ def proposal_execute(
             tasks.notices_dispatch_task.delay_on_commit(
                 tenant.pk, [f"proposal:{proposal.pk}:executed"]
             )
-        # The account's new rung (a reduction can meet the call).
+        # The account's new rung (a reduction can meet the call); if it cannot be priced now,
+        # the next sweep moves it.
         account.refresh_from_db()
-        ladder_apply(
-            tenant=tenant,
-            changes=[
-                account_change(
-                    tenant=tenant,
-                    account=account,
-                    sweep_id=f"proposal:{proposal.pk}",
-                    cause=(
-                        "liquidation" if proposal.kind == Proposal.Kind.LIQUIDATION else "reduction"
-                    ),
-                    now=now,
-                )
-            ],
-            now=now,
-            dispatch=dispatch,
-        )
+        try:
+            change = account_change(
+                tenant=tenant,
+                account=account,
+                sweep_id=f"proposal:{proposal.pk}",
+                cause=(
+                    "liquidation" if proposal.kind == Proposal.Kind.LIQUIDATION else "reduction"
+                ),
+                now=now,
+            )
+        except ValueError as exc:
+            logger.warning(
+                "account %s not re-marked after proposal %s: %s", account.pk, proposal.pk, exc
+            )
+        else:
+            ladder_apply(tenant=tenant, changes=[change], now=now, dispatch=dispatch)
     return proposal
 
 
