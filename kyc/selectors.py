@@ -97,3 +97,30 @@ def open_info_requests(*, profile: ClientProfile) -> QuerySet[InfoRequest]:
         .filter(case__profile=profile, answered_at__isnull=True)
         .order_by("pk")
     )
+
+
+def monitoring_hold_for(*, tenant: Tenant, membership: Membership) -> list[dict[str, Any]]:
+    """Open monitoring alerts whose outcome is ``block_and_review`` or ``decline`` for this
+    client (empty when none): apps to the right refuse new financing or trades while any is
+    open. Each item: alert id, rule code and version, outcome, raised at."""
+    from kyc.models import MonitoringAlert
+
+    alerts = (
+        tenant_scoped(MonitoringAlert, tenant=tenant)
+        .filter(
+            membership=membership,
+            outcome__in=("block_and_review", "decline"),
+            status__in=("open", "in_case"),
+        )
+        .order_by("pk")
+    )
+    return [
+        {
+            "alert": a.pk,
+            "rule": a.rule_code,
+            "version": a.rule_version,
+            "outcome": a.outcome,
+            "raised_at": a.created_at,
+        }
+        for a in alerts
+    ]

@@ -596,6 +596,15 @@ def case_info_request(
     return asked
 
 
+def _alerts_close(case: KycCase) -> None:
+    """A decided alert case closes its alerts (the decision is on the case and audited)."""
+    from kyc.models import MonitoringAlert
+
+    tenant_scoped(MonitoringAlert, tenant=case.tenant).filter(case=case).update(
+        status=MonitoringAlert.Status.CLOSED
+    )
+
+
 def case_blocking_reasons(case: KycCase) -> list[str]:
     """Why the case cannot be approved now: pending or failed checks, unanswered requests,
     unresolved screening hits (or screening not run)."""
@@ -702,6 +711,7 @@ def case_approve(
             case.status = KycCase.Status.CLOSED
             case.decided_by, case.decided_at, case.decision_reason = actor, timezone.now(), reason
             case.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+            _alerts_close(case)
         else:
             _finalise_approval(case=case, actor=actor, reason=reason, rating=rating)
         audit_record(
@@ -771,6 +781,8 @@ def case_reject(
         )
         case.decided_by, case.decided_at, case.decision_reason = actor, timezone.now(), reason
         case.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+        if case.kind == KycCase.Kind.ALERT:
+            _alerts_close(case)
         if case.kind == KycCase.Kind.ONBOARDING:
             profile = ClientProfile.objects.select_for_update().get(pk=case.profile_id)
             profile.status = ClientProfile.Status.REJECTED

@@ -227,3 +227,44 @@ def test_a_filed_report_stays_filed(acme, book, django_capture_on_commit_callbac
     assert again.value.error_code == "report_filed"
     report.refresh_from_db()
     assert report.status == "filed"
+
+
+def test_a_blocking_outcome_holds_the_client_until_the_case_closes(
+    acme, book, django_capture_on_commit_callbacks
+):
+    from kyc.selectors import monitoring_hold_for
+    from kyc.services import case_approve, case_check_set
+
+    membership = acme.client.membership
+    with django_capture_on_commit_callbacks(execute=True):
+        deposit(acme, book, "8000.00", "payer=Wang Fang")
+    assert monitoring_hold_for(tenant=acme.tenant, membership=membership) == []  # review only
+    with django_capture_on_commit_callbacks(execute=True):
+        deposit(acme, book, "100.00", "payer=Li Qiang; country=KP")
+    held = monitoring_hold_for(tenant=acme.tenant, membership=membership)
+    assert {h["rule"] for h in held} >= {"high_risk_country"}
+    assert {h["outcome"] for h in held} == {"decline"}
+    case = KycCase.objects.get(kind="alert")
+    case_assign(
+        tenant=acme.tenant,
+        actor=acme.compliance.user,
+        membership=acme.compliance.membership,
+        case_id=case.pk,
+        assignee=acme.compliance.membership,
+    )
+    case_check_set(
+        tenant=acme.tenant,
+        actor=acme.compliance.user,
+        case_id=case.pk,
+        code="alerts_reviewed",
+        status="done",
+    )
+    case_approve(
+        tenant=acme.tenant,
+        actor=acme.compliance.user,
+        membership=acme.compliance.membership,
+        case_id=case.pk,
+        reason="payer is the client's employer; documented",
+    )
+    assert KycCase.objects.get(pk=case.pk).status == "closed"
+    assert monitoring_hold_for(tenant=acme.tenant, membership=membership) == []
