@@ -72,14 +72,17 @@ def _dev_key(secret: str) -> bytes:
 
 def master_keys() -> MasterKeys:
     """``settings.KYC_MASTER_KEYS`` ({id: base64 key}) and ``KYC_MASTER_KEY_ID``, else the
-    environment (``KYC_MASTER_KEYS="id:base64,id2:base64"``, ``KYC_MASTER_KEY_ID``), else a
-    development key derived from SECRET_KEY."""
+    environment (``KYC_MASTER_KEYS="id:base64,id2:base64"`` or a file named by
+    ``KYC_MASTER_KEYS_FILE``, and ``KYC_MASTER_KEY_ID``), else a development key derived from
+    SECRET_KEY."""
     from django.conf import settings
 
     configured = getattr(settings, "KYC_MASTER_KEYS", None)
     active = getattr(settings, "KYC_MASTER_KEY_ID", None)
     if not configured:
-        text = os.environ.get("KYC_MASTER_KEYS", "")
+        from platform_core.settings.env import env_secret
+
+        text = env_secret("KYC_MASTER_KEYS", "")
         configured = dict(
             part.strip().split(":", 1) for part in text.split(",") if ":" in part.strip()
         )

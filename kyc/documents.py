@@ -32,7 +32,11 @@ ALLOWED_TYPES = {
 
 
 def upload_max_bytes() -> int:
-    return int(getattr(settings, "KYC_UPLOAD_MAX_BYTES", 5 * 1024 * 1024))
+    """``settings.KYC_UPLOAD_MAX_BYTES``, else the environment's, else 5 MiB."""
+    from platform_core.settings.env import env_int
+
+    configured = getattr(settings, "KYC_UPLOAD_MAX_BYTES", None)
+    return int(configured or env_int("KYC_UPLOAD_MAX_BYTES", 5 * 1024 * 1024))
 
 
 @dataclass(frozen=True)
