@@ -22,13 +22,16 @@ be written down. Each slot is classified once, from its legs (not its prices):
   2n and n contracts (the netted butterfly, broken wings included, when it is strictly the
   cheapest grouping of its legs).
 
-For each, the closed form below follows the exact engine step by step (which leg the flow covers,
-pairs or leaves naked, what the hedge step hands to protective puts and collars, what the netting
-makes of two spreads) and computes the same groups. Where the engine's choice turns on a tie, or
-where its local search or trim could take another turn (a put spread whose long leg is worth
-dropping, prices that allow arbitrage), the slot is handed to the exact engine instead: the
-closed forms only answer where they provably agree, and ``tests/risk/test_engine_book.py`` checks
-them against ``margin_compute`` on thousands of random portfolios.
+For ``STOCK`` to ``VERTICAL`` the closed form follows the exact engine step by step (which leg
+the flow covers, pairs or leaves naked, what the hedge step hands to protective puts and
+collars) and computes the same groups. ``CONDOR`` and ``BUTTERFLY`` answer only where the netted
+structure is strictly cheaper than every other grouping of its legs, which is the engine's answer
+because its search finds the cheapest grouping (checked against an exhaustive search in
+``tests/risk/test_cboe_properties.py``). Where the engine's choice turns on a tie, or where its
+local search or trim could take another turn (a put spread whose long leg is worth dropping,
+prices that allow arbitrage), the slot is handed to the exact engine instead.
+``tests/risk/test_engine_book.py`` checks the sweep against ``margin_compute`` on thousands of
+random portfolios of these shapes and others, with prices drawn freely.
 
 Arithmetic is exact integers: prices in units of 1e-4, rates in hundredths, amounts in
 millionths ("micro") of the currency, which holds every product the rules form (a rate of two
@@ -37,7 +40,8 @@ quantities or multipliers are not whole, or whose rates are not whole hundredths
 engine. Each group is rounded up once to the minor unit, as ``result_assemble`` does.
 
 The exact engine's answers are cached by (underlying, its price, the rates, each leg's instrument,
-price and quantity): sound because that is everything the engine reads for one underlying.
+price and quantity): sound because that, with the book's date and the instruments' fixed terms,
+is everything the engine reads for one underlying.
 """
 
 from __future__ import annotations
