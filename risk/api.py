@@ -17,6 +17,7 @@ from platform_core.api.idempotency import (
 )
 from platform_core.api.pagination import PlatformPagination
 from platform_core.api.views import TenantApiView
+from platform_core.audit.approvals import approval_request_create
 from platform_core.exceptions import ApplicationError
 from platform_core.tenancy.roles import Role
 from risk.engine import load_policies
@@ -26,12 +27,15 @@ from risk.engine.result import MarginResult
 from risk.models import Instrument
 from risk.oracle import OracleError
 from risk.orders import order_place
+from risk.policies import ACTIVATE_ACTION, policy_version_create
 from risk.selectors import (
     access_margin_account_by_id,
+    access_policy_by_id,
     margin_monitor,
     margin_status,
     margin_what_if,
     policy_active,
+    policy_list,
     priced_portfolio,
 )
 from risk.stored_policy import DEFAULT_LADDER
@@ -143,6 +147,27 @@ class AccountMarginApi(TenantApiView):
         return Response(result.as_json())
 
 
+class LiquidationPriceSerializer(serializers.Serializer):
+    underlying = serializers.CharField()
+    current = serializers.CharField()
+    down = serializers.CharField(allow_null=True)
+    up = serializers.CharField(allow_null=True)
+
+    class Meta:
+        ref_name = "RiskLiquidationPrice"
+
+
+class WhatIfSerializer(MarginSerializer):
+    """The margin after the orders, the liquidation price per underlying (the margin-call
+    line) and, for one order, the largest quantity the initial margin allows on its side."""
+
+    liquidation_prices = LiquidationPriceSerializer(many=True, allow_null=True)
+    max_quantity = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        ref_name = "RiskWhatIf"
+
+
 class WhatIfOrderSerializer(serializers.Serializer):
     symbol = serializers.CharField(max_length=64)
     quantity = serializers.DecimalField(max_digits=28, decimal_places=8)
@@ -209,7 +234,7 @@ class WhatIfApi(TenantApiView):
 
     allowed_roles = READERS
 
-    @extend_schema(request=WhatIfInputSerializer, responses=MarginSerializer)
+    @extend_schema(request=WhatIfInputSerializer, responses=WhatIfSerializer)
     def post(self, request: Request) -> Response:
         data = WhatIfInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -502,3 +527,139 @@ class MarginMonitorApi(TenantApiView):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(MarginMonitorRowSerializer(page, many=True).data)
+
+
+# --- stored margin policies -----------------------------------------------------------------
+
+POLICY_READERS = STAFF_READERS
+
+
+class PolicySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+    base = serializers.CharField()
+    parameters = serializers.DictField()
+    ladder = serializers.DictField(child=serializers.CharField())
+    call_deadline_business_days = serializers.IntegerField()
+    leverage_cap = serializers.DecimalField(max_digits=12, decimal_places=4)
+    digest = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    activated_at = serializers.DateTimeField(allow_null=True)
+    retired_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        ref_name = "RiskMarginPolicy"
+
+
+class PolicyInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+    base = serializers.ChoiceField(choices=["cboe-strategy", "finra-pm", "span-like", "cn-rzrq"])
+    parameters = serializers.DictField(required=False, default=dict)
+    ladder = serializers.DictField(required=False, allow_null=True, default=None)
+    call_deadline_business_days = serializers.IntegerField(required=False, allow_null=True)
+    leverage_cap = serializers.CharField(max_length=20, required=False, default="4")
+
+    class Meta:
+        ref_name = "RiskMarginPolicyInput"
+
+
+class PolicyListCreateApi(TenantApiView):
+    allowed_roles = POLICY_READERS
+
+    @extend_schema(responses=PolicySerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(PolicySerializer(policy_list(tenant=request.tenant), many=True).data)
+
+    @extend_schema(
+        request=PolicyInputSerializer,
+        responses={201: PolicySerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        description="A risk officer drafts the next version of a policy (a built-in base plus "
+        "the house's parameters and ladder); it applies only once activated under four eyes.",
+    )
+    def post(self, request: Request) -> Response:
+        if request.membership.role != Role.RISK_OFFICER:
+            raise ApplicationError(
+                403, "permission_denied", "Only a risk officer may draft margin policies."
+            )
+        data = PolicyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+
+        def write() -> tuple[int, dict[str, Any]]:
+            version = policy_version_create(
+                tenant=request.tenant, actor=request.user, request=request._request, **fields
+            )
+            return status.HTTP_201_CREATED, dict(PolicySerializer(version).data)
+
+        return idempotent_write(
+            request=request,
+            tenant=request.tenant,
+            operation="risk.policy",
+            request_fields={**fields, "requester": request.membership.pk},
+            write=write,
+        )
+
+
+class PolicyDetailApi(TenantApiView):
+    allowed_roles = POLICY_READERS
+
+    @extend_schema(responses=PolicySerializer)
+    def get(self, request: Request, policy_id: int) -> Response:
+        version = access_policy_by_id(tenant=request.tenant, policy_id=policy_id)
+        return Response(PolicySerializer(version).data)
+
+
+class PolicyActivateInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000)
+
+    class Meta:
+        ref_name = "RiskMarginPolicyActivateInput"
+
+
+class PolicyActivationSerializer(serializers.Serializer):
+    approval_id = serializers.IntegerField()
+    digest = serializers.CharField()
+
+    class Meta:
+        ref_name = "RiskMarginPolicyActivation"
+
+
+class PolicyActivateApi(TenantApiView):
+    """Ask for a draft's activation: a four-eyes request a second risk officer decides."""
+
+    allowed_roles = frozenset({Role.RISK_OFFICER})
+
+    @extend_schema(
+        request=PolicyActivateInputSerializer,
+        responses={201: PolicyActivationSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        description="Returns {approval_id}; the version is activated when another risk officer "
+        "approves it through the approvals API, pinned to its digest.",
+    )
+    def post(self, request: Request, policy_id: int) -> Response:
+        version = access_policy_by_id(tenant=request.tenant, policy_id=policy_id)
+        data = PolicyActivateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+
+        def write() -> tuple[int, dict[str, Any]]:
+            approval = approval_request_create(
+                tenant=request.tenant,
+                actor=request.user,
+                membership=request.membership,
+                action=ACTIVATE_ACTION,
+                params={"policy_id": version.pk},
+                reason=data.validated_data["reason"],
+                request=request._request,
+            )
+            return status.HTTP_201_CREATED, {"approval_id": approval.pk, "digest": version.digest}
+
+        return idempotent_write(
+            request=request,
+            tenant=request.tenant,
+            operation="risk.policy_activate",
+            request_fields={"policy": version.pk, "requester": request.membership.pk},
+            write=write,
+        )

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
+from django.db import transaction
 
 from risk.models import Instrument, Quote
 
@@ -92,8 +93,13 @@ def feed_write(
     interval: timedelta = timedelta(seconds=1),
     sources: Sequence[str] = SOURCES,
     model: FeedModel | None = None,
+    sweep: bool = False,
 ) -> int:
-    """Store the simulated quotes (global market data) from ``start_at``; returns the count."""
+    """Store the simulated quotes (global market data) from ``start_at``; returns the count.
+
+    ``sweep``: once the quotes are committed, queue the incremental margin sweep for the
+    instruments they moved (``risk.tasks.margin_sweep_moved_task``), as a live feed does.
+    """
     instruments = {i.symbol: i for i in Instrument.objects.filter(symbol__in=list(start))}
     unknown = sorted(set(start) - set(instruments))
     if unknown:
@@ -110,4 +116,9 @@ def feed_write(
         )
     ]
     Quote.objects.bulk_create(rows, batch_size=2000)
+    if sweep:
+        from risk.tasks import margin_sweep_moved_task
+
+        ids = sorted({i.pk for i in instruments.values()})
+        transaction.on_commit(lambda: margin_sweep_moved_task.delay(ids))
     return len(rows)

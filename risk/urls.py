@@ -19,4 +19,15 @@ urlpatterns = [
     ),
     re_path(r"^stress/?$", api.BookStressApi.as_view(), name="risk-book-stress"),
     re_path(r"^monitor/?$", api.MarginMonitorApi.as_view(), name="risk-monitor"),
+    re_path(r"^policies/?$", api.PolicyListCreateApi.as_view(), name="risk-policies"),
+    re_path(
+        r"^policies/(?P<policy_id>[0-9]+)/?$",
+        api.PolicyDetailApi.as_view(),
+        name="risk-policy-detail",
+    ),
+    re_path(
+        r"^policies/(?P<policy_id>[0-9]+)/activate/?$",
+        api.PolicyActivateApi.as_view(),
+        name="risk-policy-activate",
+    ),
 ]

@@ -361,3 +361,60 @@ def test_the_command_does_not_show_another_tenants_policy(
     with pytest.raises(CommandError) as refused:
         margin("--policy", "globex:house", document=DOCUMENT)
     assert refused.value.returncode == 2
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+
+def test_the_policy_api_drafts_lists_and_asks_for_activation(
+    acme: TenantPeople, risk2: Any
+) -> None:
+    from django.test import Client
+
+    from tests.conftest import api_token_for
+
+    def api(person: Any) -> tuple[Any, dict[str, str]]:
+        return Client(), {"HTTP_AUTHORIZATION": f"Token {api_token_for(Client(), person)}"}
+
+    http, auth = api(acme.risk)
+    created = http.post(
+        "/api/v1/risk/policies",
+        {"name": "house", "base": "cboe-strategy", "ladder": LADDER, "leverage_cap": "3"},
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="p1",
+        **auth,
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["version"] == 1 and body["status"] == "draft"
+    bad = http.post(
+        "/api/v1/risk/policies",
+        {"name": "house", "base": "cboe-strategy", "ladder": {"warning": "1"}},
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="p2",
+        **auth,
+    )
+    assert bad.status_code == 400 and "ladder.margin_call" in bad.json()["fields"]
+    asked = http.post(
+        f"/api/v1/risk/policies/{body['id']}/activate",
+        {"reason": "new house policy"},
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="p3",
+        **auth,
+    )
+    assert asked.status_code == 201, asked.content
+    assert policy_active(tenant=acme.tenant) is None  # four eyes: not yet
+    approver_http, approver_auth = api(risk2)
+    decided = approver_http.post(
+        f"/api/v1/approvals/{asked.json()['approval_id']}/approve",
+        {"reason": "checked"},
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="p4",
+        **approver_auth,
+    )
+    assert decided.status_code == 200, decided.content
+    assert policy_active(tenant=acme.tenant).pk == body["id"]
+    listed = http.get("/api/v1/risk/policies", **auth).json()
+    assert [(p["name"], p["status"]) for p in listed] == [("house", "active")]
+    client_http, client_auth = api(acme.client)
+    assert client_http.get("/api/v1/risk/policies", **client_auth).status_code == 403
