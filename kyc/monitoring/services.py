@@ -278,12 +278,15 @@ def _record(
 
 
 def _published(tenant: Tenant) -> list[MonitoringRule]:
-    rules_seed(tenant=tenant)
-    return list(
-        tenant_scoped(MonitoringRule, tenant=tenant)
-        .filter(status=MonitoringRule.Status.PUBLISHED)
-        .order_by("code")
+    """The tenant's published rules; the catalogue's defaults are published on first use."""
+    query = tenant_scoped(MonitoringRule, tenant=tenant).filter(
+        status=MonitoringRule.Status.PUBLISHED
     )
+    rules = list(query.order_by("code"))
+    if not rules:
+        rules_seed(tenant=tenant)
+        rules = list(query.order_by("code"))
+    return rules
 
 
 def entry_evaluate(*, tenant: Tenant, entry_id: int) -> list[MonitoringAlert]:
