@@ -152,3 +152,41 @@ def test_a_replayed_sweep_id_is_ignored(acme: TenantPeople, book: Any) -> None:
     second = ladder_apply(tenant=acme.tenant, changes=[change], now=clock.now)
     assert second.transitions == 0 and second.calls_issued == []
     assert MarginCall.objects.count() == 1 and RatioMark.objects.count() == 1
+
+
+def test_a_reminder_once_as_the_deadline_nears_then_an_overdue_call_is_deleveraged(
+    acme: TenantPeople, book: Any, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from risk.operations.models import Proposal
+    from risk.operations.services import calls_deadline_check
+
+    settings.RISK_ORACLE = {"freshness_seconds": {"equity": 86400 * 7, "option": 86400 * 7}}
+    clock = Clock()
+    prices(clock, XYZ="54")
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep(acme.tenant, clock)
+    call = MarginCall.objects.get()
+
+    early = calls_deadline_check(tenant=acme.tenant, now=call.deadline_at - timedelta(days=3))
+    assert early == {"reminded": 0, "overdue": 0}
+    near = call.deadline_at - timedelta(hours=3)
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            calls_deadline_check(tenant=acme.tenant, now=near)
+    reminder = MarginNotice.objects.get(step="deadline_near")
+    assert reminder.context["hours_left"] == 3 and reminder.sent_at is not None
+    assert Notification.objects.filter(kind="margin.deadline_near").count() == 1
+    assert not Proposal.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        overdue = calls_deadline_check(
+            tenant=acme.tenant, now=call.deadline_at + timedelta(minutes=1)
+        )
+    assert overdue == {"reminded": 0, "overdue": 1}
+    proposal = Proposal.objects.get()
+    assert (proposal.kind, proposal.status, proposal.call_id) == ("deleverage", "executed", call.pk)
+    assert [s["strategy"] for s in proposal.steps] == ["short_stock"]
+    call.refresh_from_db()
+    assert (call.status, call.closed_reason) == ("met", "reduction")
