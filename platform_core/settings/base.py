@@ -215,6 +215,18 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 
+# `make run`'s demo (manage.py demo_seed): the apps' seed steps, in the order of the loop, and
+# the simulated market feed that keeps prices and ratios moving (manage.py demo_feed).
+DEMO_SEED_STEPS = [
+    "ledger.demo.demo_seed_step",
+    "kyc.demo.demo_seed_step",
+    "risk.demo.demo_seed_step",
+    "risk.operations.demo.demo_seed_step",
+    "financing.demo.demo_seed_step",
+    "ledger.demo.demo_close_step",
+]
+DEMO_FEED = "risk.demo.demo_feed_run"
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "platform_core.api.authentication.ApiTokenAuthentication",
