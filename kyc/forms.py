@@ -135,6 +135,7 @@ class UploadFormMixin:
 
 
 class IdentityForm(UploadFormMixin, forms.Form):
+    birth_date = ""  # from the personal step, ISO; set by the view
     ID_TYPES = (
         ("cn_resident_id", _("PRC resident identity card")),
         ("passport", _("Passport")),
@@ -165,6 +166,12 @@ class IdentityForm(UploadFormMixin, forms.Form):
             else:
                 data["id_number"] = checked.number
                 data["id_birth_date"] = checked.birth_date
+                born = self.birth_date
+                if checked.birth_date and born and checked.birth_date.isoformat() != born:
+                    self.add_error(
+                        "id_number",
+                        _("The birth date in this number is not the one in your personal details."),
+                    )
         return data
 
 

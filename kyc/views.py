@@ -73,6 +73,10 @@ def _form(step: str, profile: ClientProfile | None, data: Any = None, files: Any
         personal = answers.get("personal", {})
         kwargs["names"] = [personal.get("legal_name"), personal.get("native_name")]
     initial = dict(answers.get(step, {}))
+    if step == "identity":
+        form = form_class(data, files, initial=initial, **kwargs)
+        form.birth_date = answers.get("personal", {}).get("birth_date", "")
+        return form
     if step == "personal" and isinstance(initial.get("former_names"), list):
         initial["former_names"] = "\n".join(initial["former_names"])
     return form_class(data, files, initial=initial, **kwargs)

@@ -22,7 +22,7 @@ PERSONAL_FORM = {
     "legal_name": "Li Na",
     "native_name": "李娜",
     "former_names": "Li Xiaona\n",
-    "birth_date": "1982-02-26",
+    "birth_date": "1949-12-31",  # as in VALID_RIC
     "nationality": "cn",
     "residence_country": "CN",
     "address": "88 Nanjing Road, Shanghai",
@@ -201,3 +201,14 @@ def test_personal_data_never_reaches_the_logs(acme, browser, caplog):
     logged = caplog.text
     for secret in ("Li Na", "李娜", VALID_RIC, "110105194912310021", "Nanjing Road"):
         assert secret not in logged
+
+
+def test_the_resident_id_must_carry_the_birth_date_given_in_personal_details(acme, browser):
+    browser.post("/onboarding/personal/", {**PERSONAL_FORM, "birth_date": "1949-12-30"})
+    before = state(acme)
+    response = browser.post(
+        "/onboarding/identity/", _identity(VALID_RIC, SimpleUploadedFile("id.png", png_bytes()))
+    )
+    assert response.status_code == 400
+    assert "birth date" in str(response.context["form"].errors["id_number"])
+    assert state(acme) == before
