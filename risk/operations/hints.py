@@ -118,7 +118,7 @@ def hints_for_account(
         for name, orders in candidates:
             try:
                 result = margin_what_if(
-                    tenant=tenant, account=account, orders=orders, policy=policy
+                    tenant=tenant, account=account, orders=orders, policy=policy, now=now
                 )
             except (OracleError, ValueError):
                 continue
