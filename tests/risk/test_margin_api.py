@@ -131,12 +131,26 @@ def test_a_stale_price_is_margined_at_the_last_trusted_price_with_the_add_on(acm
 
 
 def test_what_if_margins_the_positions_plus_the_orders_paid_at_oracle_prices(acme, account, market):
-    response = Api(acme.client).what_if(
+    client_api = Api(acme.client)
+    response = client_api.what_if(
         {"account": account.pk, "orders": [{"symbol": "XYZ", "quantity": "100"}]}
     )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body.pop("prices_suspect") == []
+    # The engine's extras (risk.engine.whatif): the largest buy the initial margin allows fits,
+    # one more does not.
+    assert [p["underlying"] for p in body.pop("liquidation_prices")] == ["XYZ"]
+    most = body.pop("max_quantity")
+    for quantity, fits in ((most, True), (most + 1, False)):
+        checked = (
+            Api(acme.client)
+            .what_if(
+                {"account": account.pk, "orders": [{"symbol": "XYZ", "quantity": str(quantity)}]}
+            )
+            .json()
+        )
+        assert (Decimal(checked["excess_initial"]) >= 0) is fits, quantity
     positions = [
         {"symbol": "XYZ", "quantity": "300"},
         {"symbol": market["call"].symbol, "quantity": "-2"},
