@@ -237,6 +237,44 @@ def _notice(
     )
 
 
+def _rows_insert(model: Any, rows: list[Any], *, skip_conflicts: bool = False) -> None:
+    """Insert many rows fast: COPY into a temporary table, then one INSERT … SELECT.
+
+    (bulk_create's multi-row INSERTs cost ~10x at 30,000 rows, and PostgreSQL refuses COPY
+    straight into a table under row security; the INSERT still passes its policy.) Ids come
+    from the table's sequence first, so the caller's objects have them afterwards.
+    ``skip_conflicts``: rows whose unique key exists already are left out, as
+    ``bulk_create(ignore_conflicts=True)``.
+    """
+    if not rows:
+        return
+    table = model._meta.db_table
+    fields = model._meta.concrete_fields
+    columns = ", ".join(f.column for f in fields)
+    incoming = f"{table}_incoming"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, len(rows)],
+        )
+        for row, (new_id,) in zip(rows, cursor.fetchall(), strict=True):
+            row.pk = new_id
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {incoming} "
+            f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        with cursor.cursor.copy(f"COPY {incoming} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
+                )
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {incoming}"  # noqa: S608
+            + (" ON CONFLICT DO NOTHING" if skip_conflicts else "")
+        )
+        cursor.execute(f"TRUNCATE {incoming}")
+
+
 def _rows_update(model: Any, rows: list[Any], columns: dict[str, str]) -> None:
     """Update ``columns`` (name: SQL type) of many rows of one tenant in one statement.
 
@@ -457,6 +495,8 @@ def ladder_apply(
                 )
                 call.closed_at = now
                 del open_calls[account_id]
+                # A later descent from here is a new episode: fresh call and notice keys.
+                state.episode += 1
                 if call.pk is not None:
                     closed_calls.append(call)
                 else:
@@ -473,9 +513,7 @@ def ladder_apply(
                     )
                 )
         moved = [s for s in touched.values() if s.pk is not None]
-        AccountLadder.objects.bulk_create(
-            [s for s in touched.values() if s.pk is None], batch_size=5000
-        )
+        _rows_insert(AccountLadder, [s for s in touched.values() if s.pk is None])
         _rows_update(
             AccountLadder,
             moved,
@@ -487,8 +525,8 @@ def ladder_apply(
                 "membership_id": "bigint",
             },
         )
-        RatioMark.objects.bulk_create(marks, batch_size=5000)
-        MarginCall.objects.bulk_create(new_calls, batch_size=5000)
+        _rows_insert(RatioMark, marks)
+        _rows_insert(MarginCall, new_calls)
         _rows_update(
             MarginCall,
             list(raised_calls.values()),
@@ -524,7 +562,7 @@ def ladder_apply(
             )
             if notice is not None:
                 notices.append(notice)
-        MarginNotice.objects.bulk_create(notices, batch_size=5000, ignore_conflicts=True)
+        _rows_insert(MarginNotice, notices, skip_conflicts=True)
         outcome.calls_issued = [c.pk for c in new_calls]
         outcome.calls_met = [c.pk for c in closed_calls]
         outcome.notices = [n.key for n in notices]
@@ -833,7 +871,8 @@ def _proposals_plan(
                 created_at=now,
             )
         )
-    return Proposal.objects.bulk_create(proposals, batch_size=2000)
+    _rows_insert(Proposal, proposals)
+    return proposals
 
 
 def _system_account(*, tenant: Tenant, kind: str, currency: str) -> LedgerAccount:
