@@ -521,8 +521,10 @@ class MarginMonitorApi(TenantApiView):
             below = None if raw is None else Decimal(raw)
         except ArithmeticError:
             below = Decimal("NaN")
-        if below is not None and not below.is_finite():
-            raise serializers.ValidationError({"ratio_below": [f"{raw!r} is not a number."]})
+        if below is not None and (not below.is_finite() or abs(below) > 1_000_000):
+            raise serializers.ValidationError(
+                {"ratio_below": [f"{raw!r} is not a number from -1000000 to 1000000."]}
+            )
         queryset = margin_monitor(tenant=request.tenant, status=state, ratio_below=below)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)

@@ -164,7 +164,7 @@ def ladder_normalise(ladder: Any) -> dict[str, str]:
     for line in LADDER_LINES:
         if line not in ladder:
             raise PolicyError(f"ladder.{line}", "is required")
-        lines[line] = _number(ladder[line], f"ladder.{line}", low=Decimal(0))
+        lines[line] = _number(ladder[line], f"ladder.{line}", low=Decimal(0), high=Decimal(100))
         if lines[line] <= 0:
             raise PolicyError(f"ladder.{line}", "must be greater than zero")
     for upper, lower in itertools.pairwise(LADDER_LINES):
@@ -185,7 +185,9 @@ def parameters_normalise(parameters: Any) -> dict[str, Any]:
     if "base_parameters" in parameters:
         where = "parameters.base_parameters"
         result["base_parameters"] = {
-            str(k): _normalised_number(v, f"{where}.{k}")
+            str(k): _normalised_number(
+                v, f"{where}.{k}", low=Decimal(-1_000_000), high=Decimal(1_000_000)
+            )
             for k, v in _mapping(parameters["base_parameters"], where).items()
         }
     for key in ("risk_tiers", "investor_classes"):

@@ -211,7 +211,7 @@ def console_margin_monitor(request: HttpRequest) -> HttpResponse:
         below = Decimal(raw) if raw else None
     except InvalidOperation:
         below = None
-    if below is not None and not below.is_finite():
+    if below is not None and (not below.is_finite() or abs(below) > 1_000_000):
         below = None
     rows = margin_monitor(
         tenant=request.tenant,  # type: ignore[attr-defined]
