@@ -113,7 +113,8 @@ def ascii_form(name: str) -> str:
     from normality import ascii_text
 
     text = unicodedata.normalize("NFKC", name)
-    text = ascii_text(text) or ""
+    if not text.isascii():  # transliteration (ICU) only where there is something to do
+        text = ascii_text(text) or ""
     return " ".join(NON_ALNUM.split(text.lower())).strip()
 
 
@@ -204,6 +205,54 @@ def key_weight(key: str, frequency: int, total: int) -> float:
 
     kind_weight = {"t": 1.0, "f": 1.2, "p": 0.6}.get(key[0], 0.5)
     return kind_weight * math.log(1 + total / (1 + frequency))
+
+
+# --- a cheap first pass ----------------------------------------------------------------------
+
+
+def _token_sets(names: Iterable[str]) -> list[list[str]]:
+    sets = []
+    for name in name_variants(names):
+        tokens = [t for t in name_tokens(name) if len(t) > 1 and t not in STOPWORDS]
+        if tokens:
+            sets.append(tokens)
+    return sets
+
+
+def quick_similarity(query: list[list[str]], names: Iterable[str]) -> float:
+    """How well the query's tokens find close tokens among ``names`` (0..1, order-free).
+
+    Rust Jaro-Winkler (rigour) per token: only to choose which candidates the real scorer
+    sees, never a screening score.
+    """
+    from rigour.text.distance import jaro_winkler
+
+    best = 0.0
+    for candidate in _token_sets(names):
+        for tokens in query:
+            total = 0.0
+            for token in tokens:
+                total += max(
+                    1.0 if token == other else jaro_winkler(token, other) for other in candidate
+                )
+            share = total / len(tokens)
+            coverage = min(len(tokens), len(candidate)) / max(len(tokens), len(candidate))
+            best = max(best, share * (0.8 + 0.2 * coverage))
+    return best
+
+
+def candidates_shortlist(
+    names: Iterable[str], candidates: Sequence[Candidate], *, keep: int = 15
+) -> list[Candidate]:
+    """The ``keep`` candidates closest to ``names`` by ``quick_similarity``."""
+    if len(candidates) <= keep:
+        return list(candidates)
+    query = _token_sets(names)
+    ranked = sorted(
+        candidates,
+        key=lambda c: (-quick_similarity(query, (*c.names, *c.weak_aliases)), c.entity_id),
+    )
+    return ranked[:keep]
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -306,7 +355,7 @@ class SubjectIndex:
     def __len__(self) -> int:
         return len(self.subjects)
 
-    def candidates(self, names: Iterable[str], *, limit: int = 200) -> list[Subject]:
+    def candidates(self, names: Iterable[str], *, limit: int = 100, keep: int = 8) -> list[Subject]:
         """Clients sharing blocking keys with ``names``, rarest keys counting most."""
         total = max(len(self.subjects), 1)
         weights: dict[str, float] = {}
@@ -318,7 +367,12 @@ class SubjectIndex:
             for ref in refs:
                 weights[ref] = weights.get(ref, 0.0) + weight
         best = sorted(weights.items(), key=lambda item: -item[1])[:limit]
-        return [self.subjects[ref] for ref, _ in best]
+        query = _token_sets(names)
+        ranked = sorted(
+            (self.subjects[ref] for ref, _ in best),
+            key=lambda subject: -quick_similarity(query, subject.names),
+        )
+        return ranked[:keep]
 
 
 def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -30,6 +30,7 @@ from kyc.screening.matching import (
     SubjectIndex,
     ascii_form,
     blocking_keys,
+    candidates_shortlist,
     chunked,
     name_variants,
     score_candidates,
@@ -340,7 +341,7 @@ def subject_screen(
     _check_subject(subject)
     thresholds = screening_thresholds(tenant=tenant)
     if candidates is None:
-        candidates = list_candidates(names=subject.names)
+        candidates = candidates_shortlist(subject.names, list_candidates(names=subject.names))
     scored = score_candidates(subject, candidates)
     digest = subject.digest()
     with rls_context(tenant=tenant):
@@ -925,4 +926,5 @@ def subjects_rescreen(
 def screening_preview(*, subject: Subject, limit: int = 10) -> list[Scored]:
     """Score a name against the lists without storing anything (the ``screen`` command)."""
     _check_subject(subject)
-    return score_candidates(subject, list_candidates(names=subject.names))[:limit]
+    shortlist = candidates_shortlist(subject.names, list_candidates(names=subject.names))
+    return score_candidates(subject, shortlist)[:limit]
