@@ -17,6 +17,7 @@ BENCHMARKS = {
     "margin_calls": "bench.margin_calls",
     "reports": "bench.reports",
     "risk": "bench.risk",
+    "screening": "bench.screening",
 }
 # Benchmarks of plain-Python code that need no database (nor Django).
 WITHOUT_DATABASE = {"risk"}
