@@ -191,3 +191,12 @@ def test_process_exits_2_with_one_line_naming_the_field() -> None:
     assert done.stdout == ""
     [line] = done.stderr.strip().splitlines()
     assert "positions[1].quantity" in line
+
+
+def test_a_stored_policy_without_its_database_exits_2_naming_the_policy() -> None:
+    done = run("-", "--policy", "acme:house", stdin=json.dumps(CONTRACT))
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    lines = [line for line in done.stderr.strip().splitlines() if "weasyprint" not in line]
+    [line] = lines
+    assert "policy: stored policies are in the database, which cannot be read" in line

@@ -89,6 +89,8 @@ def result_table(result: dict[str, Any]) -> str:
 
 def stored_policy_find(value: str) -> StoredPolicy:
     """``TENANT_SLUG:NAME`` (or ``NAME@N``): the tenant's stored policy, or exit 2."""
+    from django.db import DatabaseError
+
     from platform_core.tenancy.models import Tenant
     from platform_core.tenancy.rls import rls_context
     from risk.policies import stored_policy_of
@@ -97,11 +99,17 @@ def stored_policy_find(value: str) -> StoredPolicy:
     slug, _, name = value.partition(":")
     if not slug or not name:
         raise _refuse(f"policy: {value!r} is not TENANT_SLUG:POLICY_NAME")
-    tenant = Tenant.objects.filter(slug=slug).first()
-    if tenant is None:
-        raise _refuse(f"policy: unknown tenant {slug!r}")
-    with rls_context(tenant=tenant):
-        version = policy_by_name(tenant=tenant, name=name)
+    try:
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            raise _refuse(f"policy: unknown tenant {slug!r}")
+        with rls_context(tenant=tenant):
+            version = policy_by_name(tenant=tenant, name=name)
+    except DatabaseError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _refuse(
+            f"policy: stored policies are in the database, which cannot be read ({reason})"
+        ) from None
     if version is None:
         raise _refuse(f"policy: tenant {slug!r} has no stored policy {name!r}")
     return stored_policy_of(version)
