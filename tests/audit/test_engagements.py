@@ -372,3 +372,63 @@ def test_an_auditor_fetches_heads_and_proofs_of_the_logs_in_scope(acme: TenantPe
         f"/api/v1/audit/checkpoints/{newer.pk}/inclusion?leaf_index=99999", **headers
     )
     assert bad.status_code == 400 and "leaf_index" in bad.json()["fields"]
+
+
+# --- the pipeline's contract with a report type ---------------------------------------------
+
+
+@pytest.fixture
+def probe_type() -> Any:
+    """A report type registered for one test: it records the job's stored progress while it
+    builds, and refuses when asked for a period starting on the 1st."""
+    from platform_core.audit.report_content import ReportBody, ReportSection
+    from platform_core.exceptions import ApplicationError
+    from platform_core.hooks import ReportType, report_types
+
+    seen: dict[str, Any] = {}
+
+    def build(*, tenant: Any, period: Any, appendix: Any) -> ReportBody:
+        job = ReportRequest.objects.get(tenant=tenant, report_type="probe")
+        seen["progress"], seen["status"] = job.progress, job.status
+        if period.date_from.day == 1:
+            raise ApplicationError(422, "probe_refused", "The probe refuses the 1st.")
+        appendix.csv("rows", ["n"], [[1], [2]])
+        return ReportBody(sections=[ReportSection(title="Probe", text="探针 probe")])
+
+    report_types.register(ReportType(key="probe", title="Probe", build=build))
+    yield seen
+    report_types.unregister("probe")
+
+
+def test_progress_is_stored_while_the_job_runs(
+    acme: TenantPeople, probe_type: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    engagement = grant(acme, scope=("probe",))
+    day = today() if today().day != 1 else today() - timedelta(days=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        auditor_client(acme).post(
+            f"/audit/engagements/{engagement.pk}/",
+            {"report_type": "probe", "date_from": day, "date_to": day},
+        )
+    assert probe_type == {"progress": 10, "status": "running"}
+    job = ReportRequest.objects.get(report_type="probe")
+    assert (job.status, job.progress) == ("done", 100)
+    names = set(ReportFile.objects.filter(request=job).values_list("name", flat=True))
+    stem = f"acme-probe-{day}-{day}"
+    assert names == {f"{stem}.pdf", f"{stem}-rows.csv", f"{stem}.sha256"}
+
+
+def test_a_type_that_refuses_fails_the_job_with_its_message_and_stores_nothing(
+    acme: TenantPeople, probe_type: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    engagement = grant(acme, scope=("probe",))
+    first = today().replace(day=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        auditor_client(acme).post(
+            f"/audit/engagements/{engagement.pk}/",
+            {"report_type": "probe", "date_from": first, "date_to": first},
+        )
+    job = ReportRequest.objects.get(report_type="probe")
+    assert (job.status, job.message) == ("failed", "The probe refuses the 1st.")
+    assert not ReportFile.objects.filter(request=job).exists()
+    assert AuditEvent.objects.filter(action="report.failed", object_id=str(job.pk)).exists()
