@@ -37,12 +37,19 @@ def signing_var(settings: Any, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def book(acme: TenantPeople, kyc_profiles: Any) -> Any:
+def unsigned_book(acme: TenantPeople, kyc_profiles: Any) -> Any:
+    """A client with a 200,000 USD line who has signed nothing yet (rendering and sealing
+    PDFs is the slow part of these tests: only tests that draw sign)."""
     book = lender(acme)
     kyc_profiles[acme.client.membership.pk] = profile("medium")
     book.line("200000")
-    book.sign_all()
     return book
+
+
+@pytest.fixture
+def book(unsigned_book: Any) -> Any:
+    unsigned_book.sign_all()
+    return unsigned_book
 
 
 def balances(tenant: Any, currency: str = "USD") -> dict[str, Decimal]:
@@ -127,13 +134,13 @@ def test_a_replayed_drawdown_writes_once(book: Any) -> None:
     ],
 )
 def test_bad_input_is_refused_and_changes_nothing(
-    book: Any, amount: str, tenor: str, field: str
+    unsigned_book: Any, amount: str, tenor: str, field: str
 ) -> None:
     with pytest.raises(ApplicationError) as refused:
         services.contract_draw(
-            tenant=book.tenant,
-            membership=book.client.membership,
-            actor=book.client.user,
+            tenant=unsigned_book.tenant,
+            membership=unsigned_book.client.membership,
+            actor=unsigned_book.client.user,
             currency="USD",
             amount=amount,
             tenor=tenor,
@@ -143,7 +150,7 @@ def test_bad_input_is_refused_and_changes_nothing(
         )
     assert refused.value.status_code == 400 and field in refused.value.fields
     assert not FinancingContract.objects.exists()
-    assert balances(book.tenant).get("loan_receivable:", Decimal(0)) == 0
+    assert balances(unsigned_book.tenant).get("loan_receivable:", Decimal(0)) == 0
 
 
 def test_more_than_the_limit_is_refused(book: Any) -> None:
@@ -326,13 +333,15 @@ def test_a_client_without_a_rating_gets_no_line(acme: TenantPeople, kyc_profiles
     assert refused.value.error_code == "no_profile"
 
 
-def test_a_rating_change_puts_the_line_under_review_and_stops_drawing(book: Any) -> None:
+def test_a_rating_change_puts_the_line_under_review_and_stops_drawing(unsigned_book: Any) -> None:
     changed = services.credit_lines_review_flag(
-        tenant=book.tenant, membership=book.client.membership, reason="rating medium -> high"
+        tenant=unsigned_book.tenant,
+        membership=unsigned_book.client.membership,
+        reason="rating medium -> high",
     )
     assert changed == 1
     with pytest.raises(ApplicationError) as refused:
-        book.draw("100.00", day=SEP_28)
+        unsigned_book.draw("100.00", day=SEP_28)
     assert "review" in refused.value.message
 
 
