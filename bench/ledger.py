@@ -1,5 +1,8 @@
 """Ledger posting throughput: the service path, the batch path and a naive ORM baseline.
 
+Cases: ``naive``, ``service`` (``entry_post`` on its own, one statement that commits),
+``nested`` (``entry_post`` inside the caller's transaction and tenant context, as the API calls
+it) and ``batch`` (``entries_post_batch``, many entries per transaction).
 Each case runs WRITERS threads (each with its own database connection, as the application
 role) for a fixed time, posting balanced two-leg entries between 2,000 client accounts; "hot"
 means every entry also touches one shared house account (a fee to fee_income). Durability is
@@ -70,6 +73,14 @@ def _legs(rng: random.Random, clients: list[int], fees: int, hot: bool) -> tuple
 
 
 def _service(tenant: Tenant, rng: random.Random, clients: list[int], fees: int, hot: bool) -> int:
+    """The service called on its own (a task, a bank notice): one statement, its own commit."""
+    entry_type, legs = _legs(rng, clients, fees, hot)
+    entry_post(tenant=tenant, entry_type=entry_type, legs=legs, idempotency_key=f"b{next(_ids)}")
+    return 1
+
+
+def _nested(tenant: Tenant, rng: random.Random, clients: list[int], fees: int, hot: bool) -> int:
+    """The service inside a caller's transaction and tenant context, as the API calls it."""
     entry_type, legs = _legs(rng, clients, fees, hot)
     with rls_context(tenant=tenant):
         entry_post(
@@ -168,7 +179,29 @@ def _run(
     )
 
 
+CASES = {"naive": _naive, "service": _service, "nested": _nested, "batch": _batch}
+
+
 def run(args: list[str]) -> None:
+    """All cases by default; ``PATH[:WRITERS[:hot|cold]] ...`` picks some (``service:4:cold``)."""
+    wanted = []
+    for arg in args:
+        path, _, rest = arg.partition(":")
+        if path not in CASES:
+            raise SystemExit(
+                f"unknown case {arg!r}: one of {', '.join(CASES)}[:WRITERS[:hot|cold]]"
+            )
+        writers, _, heat = rest.partition(":")
+        for hot in (False, True) if not heat else (heat == "hot",):
+            wanted.append((path, int(writers or 4), hot))
+    if not wanted:
+        wanted = [
+            (path, writers, hot)
+            for hot in (False, True)
+            for writers in (1, 4, 8)
+            for path in ("naive", "service", "nested")
+        ] + [("batch", 4, False), ("batch", 4, True)]
+        wanted.sort(key=lambda case: case[2])
     with connection.cursor() as cursor:
         settings = {}
         for name in (
@@ -183,11 +216,8 @@ def run(args: list[str]) -> None:
     print("PostgreSQL", ", ".join(f"{k}={v}" for k, v in settings.items()))
     print(f"{ACCOUNTS} client accounts, {SECONDS:.0f} s per case, batch path {BATCH} entries/txn\n")
     context = _seed()
-    for hot in (False, True):
-        for writers in (1, 4, 8):
-            _run("naive", _naive, writers, hot, context)
-            _run("service", _service, writers, hot, context)
-        _run("batch", _batch, 4, hot, context)
+    for path, writers, hot in wanted:
+        _run(path, CASES[path], writers, hot, context)
     with rls_context(tenant=context[0]):
         problems = ledger_problems(tenant=context[0])
         entries = JournalEntry.objects.count()

@@ -1,6 +1,6 @@
 """Every write to the ledger: accounts, entries, transfers, holds, reversals, sealing.
 
-Money moves only through ``ledger_post_entry`` (one PL/pgSQL call per entry, see the
+Money moves only through ``ledger_entry_write`` (one PL/pgSQL call per entry, see the
 migrations), which locks the touched accounts in id order, writes the entry and its legs with
 running balances, and refuses to take a no-negative account below zero counting its holds.
 Refusals are ``ApplicationError``s carrying the contract's codes; a refused call writes nothing.
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -28,6 +29,7 @@ from platform_core.audit.chain import canonical_json
 from platform_core.audit.services import audit_record
 from platform_core.exceptions import ApplicationError
 from platform_core.tenancy.models import Membership, Tenant
+from platform_core.tenancy.rls import rls_context
 from platform_core.tenancy.roles import Role
 
 _SEAL_LOCK_CLASS = 0x4C534541  # "LSEA": one sealer per tenant at a time
@@ -121,13 +123,27 @@ def _account_facts(*, tenant: Tenant, account_ids: Iterable[int]) -> dict[int, A
     found = {i: _FACTS[(tenant.pk, i)] for i in wanted if (tenant.pk, i) in _FACTS}
     missing = wanted - set(found)
     if missing:
-        for row in LedgerAccount.objects.filter(tenant=tenant, pk__in=missing).values(
-            "id", "kind", "currency", "money_class", "owner_id"
-        ):
+        with _tenant_context(tenant):
+            rows = list(
+                LedgerAccount.objects.filter(tenant=tenant, pk__in=missing).values(
+                    "id", "kind", "currency", "money_class", "owner_id"
+                )
+            )
+        for row in rows:
             facts = AccountFacts(**row)
             _FACTS[(tenant.pk, facts.id)] = facts
             found[facts.id] = facts
     return found
+
+
+@contextmanager
+def _tenant_context(tenant: Tenant) -> Iterator[None]:
+    """The caller's context inside a transaction; the tenant's own for a read outside one."""
+    if connection.in_atomic_block:
+        yield
+    else:
+        with rls_context(tenant=tenant):
+            yield
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -253,10 +269,15 @@ def entry_post(
     facts = _account_facts(tenant=tenant, account_ids=[leg.account_id for leg in legs])
     _entry_check(entry_type=entry_type, legs=legs, facts=facts)
     digest = request_hash(entry_type=entry_type, memo=memo, legs=legs)
+    # One statement, one round trip: outside a transaction it is its own transaction (the
+    # function opens the tenant's context for it); inside one it needs no savepoint, because
+    # a refusal for funds is decided before anything is written and comes back as a value.
+    # A reversal keeps the savepoint: "reversed already" is the database's unique key.
+    guard = transaction.atomic() if reverses is not None else nullcontext()
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with guard, connection.cursor() as cursor:
             cursor.execute(
-                "SELECT ledger_post_entry(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "SELECT ledger_entry_write(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [
                     tenant.pk,
                     entry_type,
@@ -271,14 +292,17 @@ def entry_post(
                     [leg.amount for leg in legs],
                 ],
             )
-            entry_id = cursor.fetchone()[0]
+            entry_id, short_account = cursor.fetchone()[0]
     except Exception as exc:
         refusal = _refusal_of(exc)
         if refusal is not None:
             raise refusal from None
         raise
+    if short_account:
+        raise _insufficient_funds(short_account)
     if entry_id < 0:  # the key was used before: a replay, or a conflict
-        existing = _replay(tenant=tenant, key=idempotency_key, digest=digest)
+        with _tenant_context(tenant):
+            existing = _replay(tenant=tenant, key=idempotency_key, digest=digest)
         assert existing is not None
         return existing
     entry = JournalEntry(
@@ -406,17 +430,20 @@ def _announce(
     )
 
 
+def _insufficient_funds(account: Any) -> ApplicationError:
+    return ApplicationError(
+        422,
+        "insufficient_funds",
+        "The account does not have enough available balance.",
+        {"account": [f"account {account} would go below zero (holds included)"]},
+    )
+
+
 def _refusal_of(exc: BaseException) -> ApplicationError | None:
     cause = exc.__cause__ or exc
     sqlstate = getattr(cause, "sqlstate", None)
     if sqlstate == "LG001":
-        account = str(cause).split("insufficient_funds:", 1)[-1].split()[0]
-        return ApplicationError(
-            422,
-            "insufficient_funds",
-            "The account does not have enough available balance.",
-            {"account": [f"account {account} would go below zero (holds included)"]},
-        )
+        return _insufficient_funds(str(cause).split("insufficient_funds:", 1)[-1].split()[0])
     if sqlstate == "LG002":
         return invalid({"postings": ["An account is not in this tenant."]})
     return None
