@@ -67,6 +67,8 @@ Progress = Callable[[int, int], None]
 SCORE_QUANTUM = Decimal("0.001")
 BAND_ORDER = {Band.CLEAR: 0, Band.REVIEW: 1, Band.HIT: 2}
 HIT_CLEAR_ACTION = "screening.hit_clear"
+# A version changing more entities than this is screened as a full re-screen of every client.
+FULL_RESCREEN_ABOVE = 20_000
 
 
 def _score(value: float) -> Decimal:
@@ -849,7 +851,9 @@ def list_version_delta_screen(
         ListEntity.objects.filter(changed_in=version).values_list("pk", "delisted_in_id")
     )
     live_ids = [pk for pk, delisted in changed if delisted is None]
-    entities = candidates_by_ids(live_ids)
+    # A first import or a rewritten list: screening each client once is cheaper.
+    everyone = len(live_ids) > FULL_RESCREEN_ABOVE
+    entities = [] if everyone else candidates_by_ids(live_ids)
     outcome = DeltaOutcome(entities_checked=len(changed))
     for tenant in tenants if tenants is not None else Tenant.objects.order_by("pk"):
         with rls_context(tenant=tenant):
@@ -861,6 +865,8 @@ def list_version_delta_screen(
         index = SubjectIndex(subjects)
         thresholds = screening_thresholds(tenant=tenant)
         refs: set[str] = set()
+        if everyone:
+            refs.update(index.subjects)
         for entity in entities:
             possible = index.candidates(entity.names)
             for subject in possible:
