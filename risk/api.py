@@ -31,6 +31,7 @@ from risk.policies import ACTIVATE_ACTION, policy_version_create
 from risk.selectors import (
     access_margin_account_by_id,
     access_policy_by_id,
+    margin_function,
     margin_monitor,
     margin_status,
     margin_what_if,
@@ -198,34 +199,47 @@ class WhatIfInputSerializer(serializers.Serializer):
 def what_if_extras(
     *, tenant: Any, account: Any, orders: dict[Instrument, Decimal], policy: str | None
 ) -> dict[str, Any]:
-    """The engine's liquidation price per underlying after the orders (the margin-call line)
-    and, for one order, ``max_quantity`` on its side; None under a stored policy, which the
-    engine's searches do not take yet."""
-    if policy is None and policy_active(tenant=tenant) is not None:
-        return {"liquidation_prices": None, "max_quantity": None}
+    """The liquidation price per underlying after the orders (the margin-call line of the
+    tenant's ladder) and, for one order, ``max_quantity`` on its side: the engine's searches
+    under a built-in policy named, else the same searches under the tenant's policy."""
     from risk.engine.whatif import liquidation_prices, max_quantity
+    from risk.searches import liquidation_prices_under, max_quantity_under
 
-    name = policy or DEFAULT_POLICY
+    stored = policy_active(tenant=tenant)
+    ladder = stored.ladder if stored is not None and policy is None else DEFAULT_LADDER
+    line = Decimal(str(ladder["margin_call"]))
     after = priced_portfolio(tenant=tenant, account=account, orders=orders)
-    line = Decimal(DEFAULT_LADDER["margin_call"])
-    extras: dict[str, Any] = {
-        "liquidation_prices": [
+    extras: dict[str, Any] = {"max_quantity": None}
+    if policy is not None:
+        extras["liquidation_prices"] = [
             {
                 "underlying": p.underlying,
                 "current": format(p.current, "f"),
                 "down": None if p.down is None else format(p.down, "f"),
                 "up": None if p.up is None else format(p.up, "f"),
             }
-            for p in liquidation_prices(after.portfolio, policy=name, line=line)
-        ],
-        "max_quantity": None,
-    }
+            for p in liquidation_prices(after.portfolio, policy=policy, line=line)
+        ]
+    else:
+        margin = margin_function(tenant=tenant, account=account, prices=after.prices)
+        extras["liquidation_prices"] = liquidation_prices_under(
+            after.portfolio, margin=margin, line=line
+        )
     if len(orders) == 1:
         ((instrument, quantity),) = orders.items()
         before = priced_portfolio(tenant=tenant, account=account, orders={instrument: Decimal(0)})
-        extras["max_quantity"] = max_quantity(
-            before.portfolio, instrument.symbol, side=1 if quantity > 0 else -1, policy=name
-        )
+        side = 1 if quantity > 0 else -1
+        if policy is not None:
+            extras["max_quantity"] = max_quantity(
+                before.portfolio, instrument.symbol, side=side, policy=policy
+            )
+        else:
+            extras["max_quantity"] = max_quantity_under(
+                before.portfolio,
+                instrument.symbol,
+                side=side,
+                margin=margin_function(tenant=tenant, account=account, prices=before.prices),
+            )
     return extras
 
 

@@ -363,22 +363,34 @@ def margin_status_of(*, tenant: Tenant, account: LedgerAccount) -> MarginStatus 
     return tenant_scoped(MarginStatus, tenant=tenant).filter(account=account).first()
 
 
-def liquidation_prices_of(
-    *, tenant: Tenant, priced: PricedPortfolio, line: Decimal
-) -> list[dict[str, Any]] | None:
-    """Per underlying, the prices at which the margin ratio falls below ``line``, from the
-    engine (``risk.engine.whatif``) — under the built-in default only: None when the tenant
-    margins with a stored policy, which the engine's search does not take yet."""
-    if policy_active(tenant=tenant) is not None:
-        return None
-    from risk.engine.whatif import liquidation_prices
+def margin_function(
+    *, tenant: Tenant, account: LedgerAccount, prices: dict[str, OraclePrice] | None = None
+) -> Any:
+    """``portfolio -> MarginResult`` under the tenant's policy for this account (its stored
+    policy with the account's tiers and investor class, else the built-in default)."""
+    stored = policy_active(tenant=tenant)
 
-    return [
-        {
-            "underlying": p.underlying,
-            "current": format(p.current, "f"),
-            "down": None if p.down is None else format(p.down, "f"),
-            "up": None if p.up is None else format(p.up, "f"),
-        }
-        for p in liquidation_prices(priced.portfolio, policy=DEFAULT_POLICY, line=line)
-    ]
+    def margin(portfolio: Portfolio) -> MarginResult:
+        return portfolio_margin(
+            tenant=tenant,
+            account=account,
+            priced=PricedPortfolio(portfolio, prices or {}),
+            policy=None if stored is not None else DEFAULT_POLICY,
+            stored=stored,
+        )
+
+    return margin
+
+
+def liquidation_prices_of(
+    *, tenant: Tenant, account: LedgerAccount, priced: PricedPortfolio, line: Decimal
+) -> list[dict[str, Any]]:
+    """Per underlying, the prices at which the margin ratio falls below ``line`` under the
+    tenant's policy (``risk.searches``), the rest of the portfolio fixed."""
+    from risk.searches import liquidation_prices_under
+
+    return liquidation_prices_under(
+        priced.portfolio,
+        margin=margin_function(tenant=tenant, account=account, prices=priced.prices),
+        line=line,
+    )

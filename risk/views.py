@@ -65,7 +65,7 @@ def _margin_context(request: HttpRequest, account: Any) -> dict[str, Any]:
         priced = priced_portfolio(tenant=tenant, account=account)
         result: MarginResult = portfolio_margin(tenant=tenant, account=account, priced=priced)
         liquidation = liquidation_prices_of(
-            tenant=tenant, priced=priced, line=ladder["margin_call"]
+            tenant=tenant, account=account, priced=priced, line=ladder["margin_call"]
         )
     except (OracleError, PortfolioError) as exc:
         return {"account": account, "problem": str(exc)}

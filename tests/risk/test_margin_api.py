@@ -143,13 +143,9 @@ def test_what_if_margins_the_positions_plus_the_orders_paid_at_oracle_prices(acm
     assert [p["underlying"] for p in body.pop("liquidation_prices")] == ["XYZ"]
     most = body.pop("max_quantity")
     for quantity, fits in ((most, True), (most + 1, False)):
-        checked = (
-            Api(acme.client)
-            .what_if(
-                {"account": account.pk, "orders": [{"symbol": "XYZ", "quantity": str(quantity)}]}
-            )
-            .json()
-        )
+        checked = client_api.what_if(
+            {"account": account.pk, "orders": [{"symbol": "XYZ", "quantity": str(quantity)}]}
+        ).json()
         assert (Decimal(checked["excess_initial"]) >= 0) is fits, quantity
     positions = [
         {"symbol": "XYZ", "quantity": "300"},

@@ -177,3 +177,54 @@ def test_what_if_gives_liquidation_prices_and_max_quantity(acme: TenantPeople, b
     (price,) = body["liquidation_prices"]
     assert price["underlying"] == "XYZ" and price["up"] == "76.93"
     assert body["max_quantity"] > 0
+
+
+def test_liquidation_prices_follow_the_tenants_stored_policy(
+    acme: TenantPeople, book: Book
+) -> None:
+    from risk.policies import policy_activate_execute, policy_version_create
+
+    version = policy_version_create(
+        tenant=acme.tenant,
+        actor=acme.risk.user,
+        name="house",
+        base="cboe-strategy",
+        ladder={"warning": "1.5", "margin_call": "1.3", "deleverage": "1.2", "liquidation": "1.1"},
+    )
+    policy_activate_execute(
+        tenant=acme.tenant,
+        params={"policy_id": version.pk, "digest": version.digest},
+        maker=acme.risk.user,
+        approver=acme.admin.user,
+    )
+    live = sign_in(Client(), acme.client).get(f"/risk/margin/{book.client.pk}/live/")
+    # The house's call line is 1.3: 15,000 - 200 P < 1.3 x 60 P from P = 53.96.
+    assert "53.96" in live.content.decode()
+    http, auth = api(acme.client)
+    body = http.post(
+        "/api/v1/risk/what-if",
+        {"account": book.client.pk, "orders": [{"symbol": "XYZ", "quantity": "-10"}]},
+        content_type="application/json",
+        **auth,
+    ).json()
+    assert body["policy"] == "acme:house"
+    # Short 210 with 15,500: below the line once 15,500 < 1.3 x 63 P + 210 P, from P = 53.11.
+    assert body["liquidation_prices"][0]["up"] == "53.11"
+    # Shorting more does not fit: the initial margin (50%) already uses all of the equity.
+    assert body["max_quantity"] == 0
+    bought = http.post(
+        "/api/v1/risk/what-if",
+        {"account": book.client.pk, "orders": [{"symbol": "XYZ", "quantity": "10"}]},
+        content_type="application/json",
+        **auth,
+    ).json()
+    most = bought["max_quantity"]
+    assert most > 200  # buying back the short and beyond
+    for quantity, fits in ((most, True), (most + 1, False)):
+        checked = http.post(
+            "/api/v1/risk/what-if",
+            {"account": book.client.pk, "orders": [{"symbol": "XYZ", "quantity": str(quantity)}]},
+            content_type="application/json",
+            **auth,
+        ).json()
+        assert (Decimal(checked["excess_initial"]) >= 0) is fits, (quantity, checked)
