@@ -87,6 +87,12 @@ urlpatterns = [
     # The margin-call loop: calls, proposals, the crash switch, disputes.
     path("console/margin/", include(risk_operations_console_urlpatterns)),
     path("margin/calls/", include(risk_operations_portal_urlpatterns)),
+    path("console/engagements/", report_views.console_engagements, name="console-engagements"),
+    path(
+        "console/engagements/<int:engagement_id>/revoke/",
+        report_views.console_engagement_revoke,
+        name="console-engagement-revoke",
+    ),
     path("audit/", views.audit_home, name="audit-home"),
     path(
         "audit/engagements/<int:engagement_id>/",

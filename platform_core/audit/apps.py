@@ -54,6 +54,16 @@ class AuditConfig(AppConfig):
         )
         menu_entries.register(
             MenuEntry(
+                key="console.engagements",
+                area="console",
+                label="Auditor engagements",
+                url_name="console-engagements",
+                roles=frozenset({"tenant_admin"}),
+                order=90,
+            )
+        )
+        menu_entries.register(
+            MenuEntry(
                 key="console.approvals",
                 area="console",
                 label="Approvals",

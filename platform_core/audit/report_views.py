@@ -200,3 +200,82 @@ def ca_certificate_download(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(certificates_pem(authorities), content_type="application/x-pem-file")
     response["Content-Disposition"] = f'attachment; filename="{tenant.slug}-ca.pem"'
     return response
+
+
+# --- the console: the tenant admin's engagements ----------------------------------------------
+
+
+class EngagementGrantForm(forms.Form):
+    auditor = forms.ModelChoiceField(label=_("Auditor"), queryset=None)  # type: ignore[arg-type]
+    scope = forms.MultipleChoiceField(
+        label=_("Reports in scope"), widget=forms.CheckboxSelectMultiple
+    )
+    period_from = forms.DateField(
+        label=_("Data from"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    period_to = forms.DateField(label=_("Data to"), widget=forms.DateInput(attrs={"type": "date"}))
+    access_from = forms.DateTimeField(
+        label=_("Access from"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    access_until = forms.DateTimeField(
+        label=_("Access until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=2000, required=False)
+
+    def __init__(self, *args: object, tenant: object, **kwargs: object) -> None:
+        from platform_core.tenancy.models import Membership
+
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        field = self.fields["auditor"]
+        field.queryset = Membership.objects.filter(  # type: ignore[attr-defined]
+            tenant=tenant, role=Role.AUDITOR, status="active"
+        ).select_related("user")
+        field.label_from_instance = lambda m: m.user.email  # type: ignore[attr-defined]
+        self.fields["scope"].choices = [(t.key, t.title) for t in report_types]  # type: ignore[attr-defined]
+
+
+@role_required(frozenset({Role.TENANT_ADMIN}))
+def console_engagements(request: HttpRequest) -> HttpResponse:
+    from django.core.exceptions import ValidationError
+
+    from platform_core.audit.engagements import engagement_grant, engagement_list
+
+    tenant = request.tenant  # type: ignore[attr-defined]
+    form = EngagementGrantForm(request.POST or None, tenant=tenant)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                engagement_grant(
+                    tenant=tenant, actor=request.user, request=request, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                for field, messages in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, messages)
+            else:
+                return HttpResponseRedirect(reverse("console-engagements"))
+        status = 400
+    return render(
+        request,
+        "audit/console_engagements.html",
+        {"form": form, "engagements": engagement_list(tenant=tenant)[:200]},
+        status=status,
+    )
+
+
+@role_required(frozenset({Role.TENANT_ADMIN}))
+def console_engagement_revoke(request: HttpRequest, engagement_id: int) -> HttpResponse:
+    from django.http import HttpResponseNotAllowed
+
+    from platform_core.audit.engagements import engagement_revoke
+
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    engagement_revoke(
+        tenant=request.tenant,  # type: ignore[attr-defined]
+        actor=request.user,
+        engagement_id=engagement_id,
+        reason=request.POST.get("reason", "")[:2000] or "revoked in the console",
+        request=request,
+    )
+    return HttpResponseRedirect(reverse("console-engagements"))

@@ -432,3 +432,59 @@ def test_a_type_that_refuses_fails_the_job_with_its_message_and_stores_nothing(
     assert (job.status, job.message) == ("failed", "The probe refuses the 1st.")
     assert not ReportFile.objects.filter(request=job).exists()
     assert AuditEvent.objects.filter(action="report.failed", object_id=str(job.pk)).exists()
+
+
+# --- the console ----------------------------------------------------------------------------
+
+
+def test_the_admin_grants_and_revokes_in_the_console(acme: TenantPeople) -> None:
+    client = sign_in(Client(), acme.admin)
+    page = client.get("/console/engagements/")
+    assert page.status_code == 200 and acme.auditor.email in page.content.decode()
+    now = timezone.now()
+    response = client.post(
+        "/console/engagements/",
+        {
+            "auditor": acme.auditor.membership.pk,
+            "scope": ["journal", "access_log"],
+            "period_from": "2026-01-01",
+            "period_to": "2026-03-31",
+            "access_from": now.strftime("%Y-%m-%dT%H:%M"),
+            "access_until": (now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+            "reason": "Q1",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    engagement = Engagement.objects.get()
+    assert engagement.scope == ["access_log", "journal"]
+    assert acme.auditor.user.has_perm("audit.view_engagement", engagement)
+    response = client.post(
+        f"/console/engagements/{engagement.pk}/revoke/", {"reason": "done early"}
+    )
+    assert response.status_code == 302
+    engagement.refresh_from_db()
+    assert engagement.revoked_at is not None
+
+
+def test_a_bad_grant_in_the_console_is_a_form_error(acme: TenantPeople) -> None:
+    client = sign_in(Client(), acme.admin)
+    response = client.post(
+        "/console/engagements/",
+        {
+            "auditor": acme.auditor.membership.pk,
+            "scope": ["journal"],
+            "period_from": "2026-03-31",
+            "period_to": "2026-01-01",
+            "access_from": "2026-01-01T00:00",
+            "access_until": "2030-01-01T00:00",
+        },
+    )
+    assert response.status_code == 400
+    assert "ends before it starts" in response.content.decode()
+    assert not Engagement.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["auditor", "compliance", "operations"])
+def test_only_the_tenant_admin_opens_the_console_page(acme: TenantPeople, role: str) -> None:
+    response = sign_in(Client(), getattr(acme, role)).get("/console/engagements/")
+    assert response.status_code == 403

@@ -743,6 +743,12 @@ SWEEP: dict[str, Sweepable] = {
     "api:engagement-revoke": Sweepable(
         build=an_engagement_to_revoke, readers=("admin",), wrong=everyone_but("admin")
     ),
+    "console-engagement-revoke": Sweepable(
+        build=an_engagement_to_revoke,
+        readers=("admin",),
+        wrong=everyone_but("admin"),
+        methods=("post",),
+    ),
     **{
         f"api:checkpoint-{view}": Sweepable(
             build=a_signed_checkpoint_of_acme, readers=("auditor",), wrong=everyone_but("auditor")
