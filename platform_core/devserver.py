@@ -1,4 +1,6 @@
-"""`make run`: prepare the database, seed the demo, then run web, worker and beat together.
+"""`make run`: prepare the database, seed the demo, then run web, worker, beat and the demo's
+simulated market feed (a tick a second, each followed by the incremental margin sweep, so the
+portal's ratios and the console's monitor move) together.
 
 Ctrl-C (or any one process ending) stops all of them, and the embedded PostgreSQL too
 when this run started it.
@@ -43,6 +45,7 @@ def main() -> int:
     os.environ.setdefault("DJANGO_DEBUG", "true")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_core.settings.base")
     processes: list[subprocess.Popen[bytes]] = []
+    later: subprocess.Popen[bytes] | None = None
     stopping = False
 
     def request_stop(signum: int, frame: object) -> None:
@@ -60,7 +63,10 @@ def main() -> int:
             _start("web", [sys.executable, "manage.py", "runserver", ADDRESS, "--noreload"]),
             _start("worker", [*celery, "worker", "--loglevel=INFO", "--concurrency=2"]),
             _start("beat", [*celery, "beat", "--loglevel=INFO"]),
+            _start("feed", [sys.executable, "manage.py", "demo_feed"]),
         ]
+        # The demo's slow steps (signed PDFs) go on beside the servers; it may end by itself.
+        later = _start("demo (later steps)", [sys.executable, "manage.py", "demo_seed", "--later"])
         print(f"\nPlatform running on http://{ADDRESS}/  (Ctrl-C stops everything)\n", flush=True)
         while not stopping and all(p.poll() is None for p in processes):
             time.sleep(0.5)
@@ -69,6 +75,8 @@ def main() -> int:
         print(f"setup step failed: {exc}", file=sys.stderr)
         return 1
     finally:
+        if later is not None and later.poll() is None:
+            later.terminate()
         for process in processes:
             if process.poll() is None:
                 process.terminate()

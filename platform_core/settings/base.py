@@ -225,6 +225,8 @@ DEMO_SEED_STEPS = [
     "financing.demo.demo_seed_step",
     "ledger.demo.demo_close_step",
 ]
+# Slow steps (rendering and sealing PDFs) that `make run` runs in the background.
+DEMO_SEED_LATER_STEPS = ["financing.demo.demo_sign_step"]
 DEMO_FEED = "risk.demo.demo_feed_run"
 
 REST_FRAMEWORK = {
