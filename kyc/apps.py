@@ -9,16 +9,22 @@ class KycConfig(AppConfig):
 
         from django.utils.translation import gettext_noop
 
-        from kyc import screening_link, services
+        from kyc import checks, reports, screening_link, services
         from platform_core.hooks import (
             ApprovableAction,
             MenuEntry,
             ScheduledTask,
             approvable_actions,
             menu_entries,
+            report_types,
             scheduled_tasks,
         )
         from platform_core.tenancy.roles import Role
+
+        # The kyc_aml report type for auditors; the production-safety check of the PII keys.
+        for report_type in reports.REPORT_TYPES:
+            report_types.register(report_type)
+        checks.register()
 
         try:  # the screening app's subject source (kyc.screening.hooks), once it offers one
             from kyc.screening import hooks as screening_hooks

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from kyc.screening.matching import Candidate, ascii_form, blocking_keys, key_weight, name_variants
 from kyc.screening.models import (
@@ -18,6 +18,7 @@ from kyc.screening.models import (
     ScreeningHit,
     ScreeningRun,
     ScreeningSettings,
+    WhitelistEntry,
 )
 from platform_core.tenancy.access import access_object_by_id
 from platform_core.tenancy.selectors import tenant_scoped
@@ -194,3 +195,27 @@ def hit_queue(*, tenant: Any, band: str | None = None) -> QuerySet[ScreeningHit]
 def access_hit_by_id(*, tenant: Any, hit_id: Any) -> ScreeningHit:
     """The tenant's hit, or the same 404 for a missing one and another tenant's."""
     return access_object_by_id(ScreeningHit, tenant=tenant, object_id=hit_id)
+
+
+def hits_in_period(*, tenant: Any, start: Any, end: Any) -> QuerySet[ScreeningHit]:
+    """Hits raised or decided in ``[start, end)`` and hits still open at ``end`` (raised
+    before it, undecided then): what a compliance report over the period accounts for."""
+    raised_before_end = Q(created_at__lt=end)
+    touched = Q(created_at__gte=start) | Q(decided_at__gte=start, decided_at__lt=end)
+    open_at_end = Q(decided_at__isnull=True) | Q(decided_at__gte=end)
+    return (
+        tenant_scoped(ScreeningHit, tenant=tenant)
+        .filter(raised_before_end & (touched | open_at_end))
+        .select_related("entity__source", "decided_by")
+        .order_by("created_at", "id")
+    )
+
+
+def whitelist_in_period(*, tenant: Any, start: Any, end: Any) -> QuerySet[WhitelistEntry]:
+    """Whitelist entries made in ``[start, end)``, oldest first."""
+    return (
+        tenant_scoped(WhitelistEntry, tenant=tenant)
+        .filter(created_at__gte=start, created_at__lt=end)
+        .select_related("entity__source", "created_by")
+        .order_by("created_at", "id")
+    )
