@@ -363,7 +363,12 @@ def _reports_filed(
         rows,
     )
     filed = [r for r in reports if str(r.pk) in filed_in_period]
-    drafts = [r for r in reports if r.status == SuspiciousTransactionReport.Status.DRAFT]
+    # Not filed by the end of the period (filed later, or not yet).
+    drafts = [
+        r
+        for r in reports
+        if str(r.pk) not in filings or filings[str(r.pk)].occurred_at >= period.end
+    ]
     return {
         "count": len(reports),
         "drafted": sum(1 for r in reports if _in(period, r.created_at)),

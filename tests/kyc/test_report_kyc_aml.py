@@ -101,6 +101,32 @@ def third_party_deposit(acme: TenantPeople, capture) -> None:
         )
 
 
+NARRATIVE = "funded by Wang Fang, an unrelated third party"
+
+
+def file_a_report(acme: TenantPeople, alert: MonitoringAlert):
+    """The alert's case taken by compliance, a report drafted from it and filed."""
+    from kyc.monitoring.services import str_create, str_file
+    from kyc.services import case_assign
+
+    case_assign(
+        tenant=acme.tenant,
+        actor=acme.compliance.user,
+        membership=acme.compliance.membership,
+        case_id=alert.case_id,
+        assignee=acme.compliance.membership,
+    )
+    report = str_create(
+        tenant=acme.tenant, actor=acme.compliance.user, case_id=alert.case_id, narrative=NARRATIVE
+    )
+    return str_file(
+        tenant=acme.tenant,
+        actor=acme.compliance.user,
+        report_id=report.pk,
+        reference="CAMLMAC-2026-0001",
+    )
+
+
 @needs_screening
 def test_a_period_with_a_case_a_cleared_hit_and_an_alert_states_them(
     acme: TenantPeople, tmp_path: Path, django_capture_on_commit_callbacks
@@ -109,6 +135,7 @@ def test_a_period_with_a_case_a_cleared_hit_and_an_alert_states_them(
     hit_id = clear_the_hit(acme, tmp_path)
     third_party_deposit(acme, django_capture_on_commit_callbacks)
     alert = MonitoringAlert.objects.get(tenant=acme.tenant)
+    report = file_a_report(acme, alert)
     profile = ClientProfile.objects.get(tenant=acme.tenant)
 
     out = tmp_path / "kyc.pdf"
@@ -137,7 +164,11 @@ def test_a_period_with_a_case_a_cleared_hit_and_an_alert_states_them(
     (alert_row,) = rows_of(tmp_path / "kyc-alerts.csv")
     assert alert_row["rule"] == "third_party" and alert_row["rule_version"] == "1"
     assert alert_row["alert"] == str(alert.pk) and alert_row["client_ref"] == str(profile.pk)
-    assert rows_of(tmp_path / "kyc-suspicious-transaction-reports.csv") == []
+    (filed,) = rows_of(tmp_path / "kyc-suspicious-transaction-reports.csv")
+    assert filed["report"] == str(report.pk) and filed["status"] == "filed"
+    assert filed["authority_reference"] == "CAMLMAC-2026-0001" and filed["filed_at"]
+    assert filed["client_ref"] == str(profile.pk) and filed["alerts"] == "1"
+    assert NARRATIVE not in (tmp_path / "kyc-suspicious-transaction-reports.csv").read_text()
 
     # The client's name (PII) is nowhere in clear, neither in the PDF nor in the appendix;
     # the third party's name in the alert's evidence goes in as a digest only.
@@ -159,7 +190,7 @@ def test_a_period_with_a_case_a_cleared_hit_and_an_alert_states_them(
     assert "Screening hits open at the end 0" in text
     assert "Whitelist entries made 1" in text
     assert "Monitoring alerts 1" in text
-    assert "Suspicious-transaction reports filed 0" in text
+    assert "Suspicious-transaction reports filed 1" in text
     assert "third_party" in text
     assert "no data" not in text
 
