@@ -82,7 +82,7 @@ def test_multi_script_names_from_the_ftm_files(sanctions: Path) -> None:
     list_import(path=sanctions / "t1.ftm.json", fmt="ftm", source_name="eu")
     zakharov = "NK-aU5ybkbRFJucf8YMwsJvDw"
     latin = Subject(ref="1", names=("Aleksandr Zacharov",))
-    cyrillic = Subject(ref="2", names=("Александр Захаров",))  # noqa: RUF001
+    cyrillic = Subject(ref="2", names=("Александр Захаров",))
     assert _best(latin, zakharov) >= MATCH
     assert _best(cyrillic, zakharov) >= MATCH
     # The right birth date keeps the hit; another one in a different year lowers it below.
@@ -90,7 +90,7 @@ def test_multi_script_names_from_the_ftm_files(sanctions: Path) -> None:
     other = Subject(ref="4", names=("Alexander Zakharov",), birth_date=_date("1975-09-21"))
     assert _best(born, zakharov) >= MATCH > _best(other, zakharov)
     # "Inter Tobacco" is listed in 12 languages; the Belarusian Cyrillic form finds it.
-    tobacco = Subject(ref="5", names=("Інтэр Табак",), schema="Organization")  # noqa: RUF001
+    tobacco = Subject(ref="5", names=("Інтэр Табак",), schema="Organization")
     assert _best(tobacco, "NK-2GdmHtZTeNXjNVrBGEXZNj") >= MATCH
 
 
