@@ -50,7 +50,12 @@ def deposit_key(membership: Membership, number: int = 1) -> str:
 def client_deposit(
     *, tenant: Tenant, membership: Membership, amount: Decimal, number: int = 1
 ) -> None:
-    """A bank notice: the client's money arrived at the custodian bank (idempotent)."""
+    """A bank notice: the client's money arrived at the custodian bank (idempotent). A notice
+    already booked is not sent again: its replay would tell the listeners again (the margin
+    loop re-marks an account with a call on a deposit) at whatever the prices are now."""
+    key = deposit_key(membership, number)
+    if tenant_scoped(JournalEntry, tenant=tenant).filter(idempotency_key=key).exists():
+        return
     bank = _account(tenant, "custodian_bank")
     client = _account(tenant, "client_cash", membership)
     transfer_post(
@@ -60,7 +65,7 @@ def client_deposit(
         amount=amount,
         currency=CURRENCY,
         entry_type="deposit",
-        idempotency_key=deposit_key(membership, number),
+        idempotency_key=key,
         memo=f"bank notice: deposit from {membership.user.full_name}",
     )
 
