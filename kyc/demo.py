@@ -146,9 +146,10 @@ def _fill(tenant: Tenant, index: int, membership: Membership, upto: int | None =
 
 
 def _open_case(tenant: Tenant, profile: ClientProfile) -> KycCase | None:
+    """The client's open onboarding case (an alert case is compliance's to work, not ours)."""
     return (
         tenant_scoped(KycCase, tenant=tenant)
-        .filter(profile=profile, status__in=KycCase.OPEN_STATUSES)
+        .filter(profile=profile, kind=KycCase.Kind.ONBOARDING, status__in=KycCase.OPEN_STATUSES)
         .order_by("pk")
         .first()
     )
