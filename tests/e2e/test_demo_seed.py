@@ -144,3 +144,14 @@ def test_the_demo_covers_the_loop_and_a_second_seed_changes_nothing() -> None:
     again = _counts(tenant)
     assert {k: (v, again.get(k)) for k, v in first.items() if again.get(k) != v} == {}
     assert again == first
+
+    # make run's market feed: one tick quotes every instrument from three venues and
+    # re-margins every holder at the new prices.
+    from risk.demo import demo_feed_tick
+    from risk.models import Instrument, Quote
+
+    quoted = Instrument.objects.filter(quotes__isnull=False).distinct().count()
+    before = Quote.objects.count()
+    with rls_context(tenant=tenant):
+        assert demo_feed_tick(step=1) >= 20
+    assert Quote.objects.count() == before + 3 * quoted
