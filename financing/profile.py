@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from kyc.selectors import investor_class_for, risk_rating_for, suitability_for
 from platform_core.tenancy.models import Membership, Tenant
 
 
@@ -25,10 +26,6 @@ def _field(source: Any, name: str) -> Any:
 
 def client_profile(*, tenant: Tenant, membership: Membership) -> ClientProfile | None:
     """The client's profile, or None while KYC has not rated them (no credit without it)."""
-    try:
-        from kyc.selectors import investor_class_for, risk_rating_for, suitability_for
-    except ImportError:  # the KYC app's selectors are not installed in this build
-        return None
     rating = risk_rating_for(tenant=tenant, membership=membership)
     if not rating:
         return None
