@@ -18,6 +18,9 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m platform_core.devserver
 
+# Two workers: the suite is mostly waiting on PostgreSQL and PDF rendering.
+PYTEST_ARGS ?= -n 2
+
 test: $(STAMP)
 	$(PY) -m platform_core.embedded_db run -- $(PY) -m pytest $(PYTEST_ARGS)
 
