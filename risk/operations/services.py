@@ -33,7 +33,9 @@ from ledger.services import account_create, entry_post
 from platform_core.audit.chain import canonical_json
 from platform_core.audit.services import audit_record
 from platform_core.exceptions import ApplicationError
+from platform_core.tenancy.access import access_object_by_id
 from platform_core.tenancy.models import Membership, Tenant
+from platform_core.tenancy.roles import Role
 from platform_core.tenancy.selectors import tenant_scoped
 from risk.operations.ladder import (
     Ladder,
@@ -73,6 +75,11 @@ def _reason(reason: str) -> str:
     if not reason:
         raise _invalid({"reason": ["A reason is required."]})
     return reason
+
+
+def _risk_officer_require(membership: Membership) -> None:
+    if membership.role != Role.RISK_OFFICER:
+        raise ApplicationError(403, "permission_denied", "Only a risk officer may do this.")
 
 
 def _money(value: Decimal, currency: str) -> str:
@@ -1206,11 +1213,8 @@ def proposal_approve(
     request: HttpRequest | None = None,
 ) -> Proposal:
     """A risk officer executes a queued (or proposed) proposal by hand."""
-    from platform_core.tenancy.roles import Role
-
     reason = _reason(reason)
-    if membership.role != Role.RISK_OFFICER:
-        raise ApplicationError(403, "permission_denied", "Only a risk officer may do this.")
+    _risk_officer_require(membership)
     with transaction.atomic():
         proposal = _open_proposal(tenant=tenant, proposal_id=proposal_id)
         audit_record(
@@ -1234,11 +1238,8 @@ def proposal_reject(
     reason: str,
     request: HttpRequest | None = None,
 ) -> Proposal:
-    from platform_core.tenancy.roles import Role
-
     reason = _reason(reason)
-    if membership.role != Role.RISK_OFFICER:
-        raise ApplicationError(403, "permission_denied", "Only a risk officer may do this.")
+    _risk_officer_require(membership)
     with transaction.atomic():
         proposal = _open_proposal(tenant=tenant, proposal_id=proposal_id)
         proposal.status = Proposal.ProposalStatus.REJECTED
@@ -1543,9 +1544,6 @@ def dispute_resolve(
     resolution: str,
     request: HttpRequest | None = None,
 ) -> Dispute:
-    from platform_core.tenancy.access import access_object_by_id
-    from platform_core.tenancy.roles import Role
-
     if membership.role not in (Role.RISK_OFFICER, Role.COMPLIANCE_OFFICER):
         raise ApplicationError(403, "permission_denied", "Your role may not resolve disputes.")
     problems: dict[str, list[str]] = {}
