@@ -2,6 +2,8 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from platform_core.hooks import Listeners, Registry, listener_hook_register
 
@@ -34,6 +36,48 @@ class PreTradeGate:
 
 # Financing registers "credit line active, disclosure signed, limit left" here.
 pretrade_gates: Registry[PreTradeGate] = Registry("risk.pretrade_gates", key_of=lambda g: g.key)
+
+# --- the money a client owes, and the money that pays for a margin purchase ---------------
+
+
+@dataclass(frozen=True)
+class LoanSource:
+    """Where the engine's ``loan`` comes from: what each account's owner owes the house.
+
+    ``loans(*, tenant, accounts)`` takes ledger ``client_cash`` accounts and returns
+    ``{account id: Decimal owed in the account's currency}`` (principal plus interest charged
+    and unpaid; absent or 0 when nothing is owed). Batched because the sweep asks for the whole
+    book at once; it must not write. The amounts of every registered source are added.
+    """
+
+    key: str
+    loans: Callable[..., dict[int, Decimal]]
+
+
+# Financing registers the open contracts here; with none registered every loan is 0.
+loan_sources: Registry[LoanSource] = Registry("risk.loan_sources", key_of=lambda s: s.key)
+
+
+@dataclass(frozen=True)
+class PurchaseFunding:
+    """Lends the cash a margin purchase needs beyond the client's own, before it settles.
+
+    ``fund(*, tenant, account, membership, actor, amount, idempotency_key, order_key)`` is
+    called inside the order's transaction, after the pre-trade check passed, with ``amount``
+    (a positive Decimal in the account's currency) = the purchase's cash minus the cash the
+    client has free. It posts the drawdown through the ledger (so the cash is there when the
+    trade settles) and returns the journal entry, or raises ``ApplicationError`` (the order is
+    then refused and nothing is written). Idempotent per ``idempotency_key``.
+    """
+
+    key: str
+    fund: Callable[..., Any]
+
+
+# Financing registers its drawdown here; with none registered a purchase needs the cash.
+purchase_funding: Registry[PurchaseFunding] = Registry(
+    "risk.purchase_funding", key_of=lambda f: f.key
+)
 
 # Told after commit when a liquidation's fills have settled (financing applies the proceeds to
 # the client's loans): {"tenant": id, "account": ledger account id, "membership": the client's
