@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from platform_core.hooks import Registry
+from platform_core.hooks import Listeners, Registry, listener_hook_register
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,10 @@ def turnover_between(
         Decimal(0),
     )
     return total, bool(sources)
+
+
+# Told after commit when a client's computed risk rating differs from their previous one:
+# {"tenant": id, "membership": the client's membership id, "previous": "low"|"medium"|"high"
+# or None (first rating), "rating": the new level, "at": ISO time}. A re-rating to the same
+# level tells nothing. Listeners are idempotent per (membership, at); failures are retried.
+risk_rating_changed = listener_hook_register(Listeners("kyc.risk_rating_changed", retry=True))

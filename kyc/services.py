@@ -19,6 +19,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 from kyc import rating as rating_engine
 from kyc import screening_link
 from kyc.documents import CheckedUpload
+from kyc.hooks import risk_rating_changed
 from kyc.models import (
     CaseCheck,
     ClientProfile,
@@ -391,6 +392,13 @@ def risk_rating_compute(
     outcome = rating_engine.rating_compute(client_facts(profile), config)
     today = today or timezone.localdate()
     with transaction.atomic():
+        previous = (
+            tenant_scoped(RiskRating, tenant=tenant)
+            .filter(profile=profile)
+            .order_by("-pk")
+            .values_list("level", flat=True)
+            .first()
+        )
         row = RiskRating.objects.create(
             tenant=tenant,
             profile=profile,
@@ -409,6 +417,16 @@ def risk_rating_compute(
             object_id=profile.pk,
             payload={"rating": row.pk, "level": row.level, "score": row.score},
         )
+        if previous != row.level:
+            risk_rating_changed.send(
+                {
+                    "tenant": tenant.pk,
+                    "membership": profile.membership_id,
+                    "previous": previous,
+                    "rating": row.level,
+                    "at": row.created_at.isoformat(),
+                }
+            )
     return row
 
 

@@ -170,3 +170,37 @@ def test_tenant_admins_set_the_configuration_in_the_console_and_others_cannot(ac
     assert admin.post("/console/kyc/settings/", form).status_code == 302
     config = rating_config_for(tenant=acme.tenant)
     assert config.weights["geography"] == 40 and config.review_years["low"] == 4
+
+
+def test_a_change_of_rating_tells_the_listeners_after_commit_and_a_same_rating_does_not(
+    acme, django_capture_on_commit_callbacks
+):
+    from kyc.hooks import risk_rating_changed
+
+    told: list[dict] = []
+    risk_rating_changed.connect(told.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            case = submit_profile(acme.tenant, acme.client)
+        first = RiskRating.objects.get(profile=case.profile)
+        assert told == [
+            {
+                "tenant": acme.tenant.pk,
+                "membership": acme.client.membership.pk,
+                "previous": None,
+                "rating": first.level,
+                "at": first.created_at.isoformat(),
+            }
+        ]
+        with django_capture_on_commit_callbacks(execute=True):
+            risk_rating_compute(tenant=acme.tenant, profile=case.profile)
+        assert len(told) == 1
+        # With the high band from a score of 2, this ordinary client becomes high.
+        assert first.level != "high"
+        rating_config_set(tenant=acme.tenant, actor=acme.admin.user, medium_from=1, high_from=2)
+        with django_capture_on_commit_callbacks(execute=True):
+            risk_rating_compute(tenant=acme.tenant, profile=case.profile)
+        assert len(told) == 2
+        assert (told[1]["previous"], told[1]["rating"]) == (first.level, "high")
+    finally:
+        risk_rating_changed.disconnect(told.append)
