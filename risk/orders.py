@@ -17,12 +17,16 @@ passed order fills at once at the oracle's price with a spread and slippage agai
 (``fill_price``), its cash settles through the ledger (client money <-> the client-money bank
 account, under the ``transfer`` entry type with the order in the memo) and the position moves,
 all in one transaction, with an audit event. The order's idempotency key makes a replay
-return the first fill.
+return the first fill. A purchase that needs more cash than the client has free is lent the
+difference by the lender registered in ``risk.hooks.purchase_funding`` before it settles.
+
+``order_fill`` is the fill and settlement alone, without the check: the operations loop's
+liquidation closes positions through it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
@@ -43,7 +47,7 @@ from platform_core.tenancy.models import Membership, Tenant
 from platform_core.tenancy.selectors import tenant_scoped
 from risk.engine.portfolio import PortfolioError
 from risk.engine.result import MarginResult
-from risk.hooks import pretrade_gates
+from risk.hooks import pretrade_gates, purchase_funding
 from risk.models import Instrument, Order, Position
 from risk.oracle import OracleError, oracle_prices
 from risk.selectors import margin_status, margin_what_if, policy_active
@@ -229,24 +233,21 @@ def _bank_account(*, tenant: Tenant, currency: str) -> LedgerAccount:
     return bank
 
 
-def order_place(
-    *,
-    tenant: Tenant,
-    account: LedgerAccount,
-    membership: Membership | None,
-    actor: Any,
-    instrument: Instrument,
-    quantity: Decimal,
-    idempotency_key: str,
-    request: HttpRequest | None = None,
-    now: datetime | None = None,
-) -> Order:
-    """Check, fill and settle one order (module docstring); the same key returns the first.
+def account_trade_lock(*, tenant: Tenant, account: LedgerAccount) -> None:
+    """Serialise trading on one account until the transaction ends (one advisory lock).
 
-    Raises ``ApplicationError``: 422 ``pretrade_refused`` (nothing written), 422
-    ``price_unavailable`` / ``portfolio_invalid`` when the account cannot be margined, the
-    ledger's refusals (e.g. 422 ``insufficient_funds``) — in each case nothing is written.
+    Re-entrant within a transaction. A caller that also locks the account's ledger row
+    (``select_for_update``) must take this lock first, as ``order_place`` does, so two paths
+    never wait on each other in opposite orders.
     """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"risk.order:{tenant.pk}:{account.pk}"],
+        )
+
+
+def _quantity_check(quantity: Decimal) -> None:
     if quantity == 0 or not quantity.is_finite():
         raise ApplicationError(
             400,
@@ -254,24 +255,53 @@ def order_place(
             "The request has invalid fields.",
             {"quantity": ["An order needs a non-zero quantity."]},
         )
-    if (
-        instrument.kind == "option"
-        and instrument.expiry
-        and instrument.expiry < timezone.localdate()
-    ):
-        raise ApplicationError(
-            400,
-            "invalid",
-            "The request has invalid fields.",
-            {"symbol": [f"{instrument.symbol} has expired."]},
-        )
-    now = now or timezone.now()
+
+
+def order_fill(
+    *,
+    tenant: Tenant,
+    account: LedgerAccount,
+    instrument: Instrument,
+    quantity: Decimal,
+    actor: Any,
+    idempotency_key: str,
+    membership: Membership | None = None,
+    entry_type: str = "transfer",
+    memo_prefix: str = "trade settlement",
+    at_market: bool = False,
+    shortfall_funding: Callable[[Decimal], Any] | None = None,
+    policy: str = "",
+    request: HttpRequest | None = None,
+    now: datetime | None = None,
+) -> Order:
+    """Fill one order and settle it: price, cash, ledger entry, position, order row, audit.
+
+    No pre-trade check: ``order_place`` runs it before calling this; the operations loop's
+    liquidation closes positions without one. What it guarantees:
+
+    - **idempotent per key**: the same ``idempotency_key`` returns the first ``Order`` and
+      writes nothing; the same key with another account, instrument or quantity is a 409
+      ``idempotency_conflict``;
+    - **one advisory lock per account** (``account_trade_lock``), taken first, held to the end
+      of the caller's transaction;
+    - **nothing written on refusal**: one ``transaction.atomic`` block; a refusal (400
+      ``invalid`` for a zero quantity or a fill too small to move a cent, 422
+      ``price_unavailable``, 409 ``account_missing``, the ledger's 422 ``insufficient_funds``,
+      anything ``shortfall_funding`` raises) leaves no order, entry, position or audit row.
+
+    The fill is at the oracle's price moved against the client by the simulated spread and
+    slippage (``fill_price``), or at the oracle's price itself with ``at_market``. The cash
+    rounds against the client to the currency's minor unit and settles between the client's
+    money and the client-money bank account under ``entry_type`` (``transfer``, or
+    ``liquidation`` for the operations loop), memo ``"<memo_prefix>: buy 100 XYZ at 50.02"``.
+    When a purchase costs more than the account's free cash, ``shortfall_funding(amount)`` is
+    called with the difference before the settlement entry, to put that cash in the account;
+    without it the ledger refuses the entry. ``policy`` names the policy the order was checked
+    under (recorded on the order).
+    """
+    _quantity_check(quantity)
     with transaction.atomic():
-        with connection.cursor() as cursor:  # one order at a time per account
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"risk.order:{tenant.pk}:{account.pk}"],
-            )
+        account_trade_lock(tenant=tenant, account=account)
         replayed = _replay(
             tenant=tenant,
             key=idempotency_key,
@@ -281,34 +311,24 @@ def order_place(
         )
         if replayed is not None:
             return replayed
-        account = LedgerAccount.objects.get(pk=account.pk)  # the balance as of the lock
-        orders = {instrument: quantity}
+        now = now or timezone.now()
         try:
-            check = pretrade_check(
-                tenant=tenant, account=account, membership=membership, orders=orders, now=now
-            )
+            oracle = oracle_prices(instruments=[instrument], now=now)[instrument.symbol]
         except OracleError as exc:
             raise ApplicationError(
                 422, "price_unavailable", str(exc), {"symbol": [f"{exc.symbol}: no quote"]}
             ) from None
-        except PortfolioError as exc:
-            raise ApplicationError(
-                422, "portfolio_invalid", str(exc), {exc.field: [exc.problem]}
-            ) from None
-        if check.refusal is not None:
-            raise ApplicationError(
-                422,
-                "pretrade_refused",
-                check.refusal,
-                {"orders": [check.refusal], "check": [check.refused_by]},
-            )
-        oracle = oracle_prices(instruments=[instrument], now=now)[instrument.symbol]
         market = oracle.observed if oracle.observed is not None else oracle.price
-        price = fill_price(instrument=instrument, quantity=quantity, price=market)
+        price = (
+            market.quantize(PRICE_PLACES)
+            if at_market
+            else fill_price(instrument=instrument, quantity=quantity, price=market)
+        )
         # The cash rounds against the client: a purchase costs up to the cent above, a sale
         # brings in the cent below.
-        unit = quantum(account.currency)
-        cash = (-quantity * price * instrument.multiplier).quantize(unit, rounding=ROUND_FLOOR)
+        cash = (-quantity * price * instrument.multiplier).quantize(
+            quantum(account.currency), rounding=ROUND_FLOOR
+        )
         if cash == 0:
             raise ApplicationError(
                 400,
@@ -317,12 +337,27 @@ def order_place(
                 {"quantity": ["The order is too small to move any money."]},
             )
         bank = _bank_account(tenant=tenant, currency=account.currency)
+        funding_entry = None
+        if cash < 0 and shortfall_funding is not None:
+            free = max(LedgerAccount.objects.get(pk=account.pk).available, Decimal(0))
+            shortfall = -cash - free
+            if shortfall > 0:
+                funding_entry = shortfall_funding(shortfall)
         legs = (
             [Leg(account.pk, Side.DEBIT, -cash), Leg(bank.pk, Side.CREDIT, -cash)]
             if cash < 0
             else [Leg(bank.pk, Side.DEBIT, cash), Leg(account.pk, Side.CREDIT, cash)]
         )
-        order = Order(
+        entry = entry_post(
+            tenant=tenant,
+            entry_type=entry_type,
+            legs=legs,
+            idempotency_key=f"risk.order:{idempotency_key}",
+            memo=f"{memo_prefix}: {'buy' if quantity > 0 else 'sell'} "
+            f"{format(abs(quantity).normalize(), 'f')} {instrument.symbol} at {price}",
+            actor=actor,
+        )
+        order = Order.objects.create(
             tenant=tenant,
             account=account,
             membership=membership or account.owner,
@@ -333,19 +368,9 @@ def order_place(
             cash=cash,
             currency=account.currency,
             idempotency_key=idempotency_key,
-            policy=check.after.policy,
+            journal_entry_id=entry.pk,
+            policy=policy,
         )
-        entry = entry_post(
-            tenant=tenant,
-            entry_type="transfer",
-            legs=legs,
-            idempotency_key=f"risk.order:{idempotency_key}",
-            memo=f"trade settlement: {'buy' if quantity > 0 else 'sell'} "
-            f"{format(abs(quantity).normalize(), 'f')} {instrument.symbol} at {price}",
-            actor=actor,
-        )
-        order.journal_entry_id = entry.pk
-        order.save()
         position = (
             tenant_scoped(Position, tenant=tenant)
             .select_for_update()
@@ -371,11 +396,128 @@ def order_place(
                 "fill_price": format(price, "f"),
                 "cash": format(cash, "f"),
                 "journal_entry": entry.pk,
-                "policy": order.policy,
+                "entry_type": entry_type,
+                "funding_entry": getattr(funding_entry, "pk", None),
+                "policy": policy,
             },
             request=request,
         )
     return order
+
+
+def _purchase_funding(
+    *,
+    tenant: Tenant,
+    account: LedgerAccount,
+    membership: Membership | None,
+    actor: Any,
+    idempotency_key: str,
+) -> Callable[[Decimal], Any] | None:
+    """The registered lender of a margin purchase's shortfall (the first by key), if any."""
+    for key in purchase_funding.keys():
+        funding = purchase_funding.get(key)
+        if funding is None:
+            continue
+        return lambda amount: funding.fund(
+            tenant=tenant,
+            account=account,
+            membership=membership,
+            actor=actor,
+            amount=amount,
+            idempotency_key=f"risk.order:{idempotency_key}:funding",
+            order_key=idempotency_key,
+        )
+    return None
+
+
+def order_place(
+    *,
+    tenant: Tenant,
+    account: LedgerAccount,
+    membership: Membership | None,
+    actor: Any,
+    instrument: Instrument,
+    quantity: Decimal,
+    idempotency_key: str,
+    request: HttpRequest | None = None,
+    now: datetime | None = None,
+) -> Order:
+    """Check, fill and settle one order (module docstring); the same key returns the first.
+
+    The fill is ``order_fill``'s; a purchase that needs more cash than the client has free is
+    lent the difference by the registered ``risk.hooks.purchase_funding`` (after the check,
+    before the settlement). Raises ``ApplicationError``: 422 ``pretrade_refused`` (nothing
+    written), 422 ``price_unavailable`` / ``portfolio_invalid`` when the account cannot be
+    margined, the funding's refusal, the ledger's refusals (e.g. 422 ``insufficient_funds``
+    with no funding registered) — in each case nothing is written.
+    """
+    _quantity_check(quantity)
+    if (
+        instrument.kind == "option"
+        and instrument.expiry
+        and instrument.expiry < timezone.localdate()
+    ):
+        raise ApplicationError(
+            400,
+            "invalid",
+            "The request has invalid fields.",
+            {"symbol": [f"{instrument.symbol} has expired."]},
+        )
+    now = now or timezone.now()
+    with transaction.atomic():
+        account_trade_lock(tenant=tenant, account=account)
+        replayed = _replay(
+            tenant=tenant,
+            key=idempotency_key,
+            account=account,
+            instrument=instrument,
+            quantity=quantity,
+        )
+        if replayed is not None:
+            return replayed
+        account = LedgerAccount.objects.get(pk=account.pk)  # the balance as of the lock
+        try:
+            check = pretrade_check(
+                tenant=tenant,
+                account=account,
+                membership=membership,
+                orders={instrument: quantity},
+                now=now,
+            )
+        except OracleError as exc:
+            raise ApplicationError(
+                422, "price_unavailable", str(exc), {"symbol": [f"{exc.symbol}: no quote"]}
+            ) from None
+        except PortfolioError as exc:
+            raise ApplicationError(
+                422, "portfolio_invalid", str(exc), {exc.field: [exc.problem]}
+            ) from None
+        if check.refusal is not None:
+            raise ApplicationError(
+                422,
+                "pretrade_refused",
+                check.refusal,
+                {"orders": [check.refusal], "check": [check.refused_by]},
+            )
+        return order_fill(
+            tenant=tenant,
+            account=account,
+            instrument=instrument,
+            quantity=quantity,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            membership=membership,
+            shortfall_funding=_purchase_funding(
+                tenant=tenant,
+                account=account,
+                membership=membership,
+                actor=actor,
+                idempotency_key=idempotency_key,
+            ),
+            policy=check.after.policy,
+            request=request,
+            now=now,
+        )
 
 
 def order_list(*, tenant: Tenant, account: LedgerAccount | None = None):
