@@ -48,10 +48,19 @@ class KycConfig(AppConfig):
                 expires_after=timedelta(days=7),
             )
         )
+        from kyc.gates import monitoring_hold_order_gate, monitoring_hold_withdrawal_gate
         from kyc.monitoring.services import entry_committed_listener
-        from ledger.hooks import entry_committed
+        from ledger.hooks import WithdrawalGate, entry_committed, withdrawal_gates
+        from risk.hooks import PreTradeGate, pretrade_gates
 
         entry_committed.connect(entry_committed_listener)
+        # The monitoring hold: no order and no withdrawal while a blocking alert is open.
+        pretrade_gates.register(
+            PreTradeGate(key="kyc.monitoring_hold", check=monitoring_hold_order_gate)
+        )
+        withdrawal_gates.register(
+            WithdrawalGate(key="kyc.monitoring_hold", check=monitoring_hold_withdrawal_gate)
+        )
         scheduled_tasks.register(
             ScheduledTask(
                 key="kyc-monitoring-daily",

@@ -26,6 +26,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
+from ledger.hooks import withdrawal_gates
 from ledger.models import Hold, LedgerAccount, WithdrawalRequest
 from ledger.rules import quantum
 from ledger.services import amount_parse, hold_post, hold_reserve, hold_void, invalid
@@ -160,6 +161,14 @@ def _require(membership: Membership, role: str, message: str) -> None:
 # --- the client asks -----------------------------------------------------------------------
 
 
+def _gates_check(*, tenant: Tenant, membership: Membership, currency: str, amount: Any) -> None:
+    """The registered withdrawal gates, in key order; the first refusal refuses the request."""
+    for gate in sorted(withdrawal_gates, key=lambda g: g.key):
+        refusal = gate.check(tenant=tenant, membership=membership, currency=currency, amount=amount)
+        if refusal:
+            raise ApplicationError(422, "withdrawal_held", refusal)
+
+
 def withdrawal_request(
     *,
     tenant: Tenant,
@@ -200,6 +209,7 @@ def withdrawal_request(
                     {"idempotency_key": ["used before with other content"]},
                 )
             return existing
+        _gates_check(tenant=tenant, membership=membership, currency=currency, amount=amount)
         account = (
             tenant_scoped(LedgerAccount, tenant=tenant)
             .filter(kind="client_cash", owner=membership, currency=currency)
