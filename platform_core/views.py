@@ -21,7 +21,7 @@ from platform_core.audit.services import audit_record
 from platform_core.tenancy.middleware import ACTIVE_TENANT_SESSION_KEY
 from platform_core.tenancy.rls import rls_context
 from platform_core.tenancy.roles import STAFF_ROLES, Role
-from platform_core.tenancy.selectors import membership_list, memberships_of_user
+from platform_core.tenancy.selectors import memberships_of_user
 
 
 def role_required(roles: frozenset[str]) -> Callable[..., Any]:
@@ -59,13 +59,18 @@ def portal_home(request: HttpRequest) -> HttpResponse:
 
 @role_required(frozenset(STAFF_ROLES))
 def console_home(request: HttpRequest) -> HttpResponse:
+    """What needs action now, one section per role of the person in the active tenant."""
+    # Imported here: the apps' views import role_required from this module, and the start
+    # page reads those apps' selectors.
+    from platform_core.console import console_start
+
     tenant = request.tenant  # type: ignore[attr-defined]
     return render(
         request,
         "console/home.html",
         {
-            "members": membership_list(tenant=tenant)[:100],
-            "events": audit_event_list(tenant=tenant).select_related("actor")[:25],
+            "sections": console_start(tenant=tenant, roles=[request.membership.role]),  # type: ignore[attr-defined]
+            "events": audit_event_list(tenant=tenant).select_related("actor")[:10],
         },
     )
 
