@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -30,6 +30,7 @@ from platform_core.tenancy.selectors import tenant_scoped
 from risk.engine.policies import margin_compute
 from risk.engine.portfolio import Portfolio, portfolio_parse
 from risk.engine.result import MarginResult
+from risk.hooks import loan_sources
 from risk.models import Instrument, MarginPolicyVersion, MarginStatus, Position, Quote
 from risk.oracle import OraclePrice, oracle_prices
 from risk.stored_policy import stored_margin_compute
@@ -106,20 +107,41 @@ def _instrument_document(instrument: Instrument, price: Decimal) -> dict[str, An
     return document
 
 
+def loans_of(*, tenant: Tenant, accounts: Sequence[LedgerAccount]) -> dict[int, Decimal]:
+    """What each account's owner owes the house: the sum over every ``risk.hooks.loan_sources``
+    (one batched call per source); an account nobody reports is absent (owes nothing)."""
+    totals: dict[int, Decimal] = defaultdict(Decimal)
+    if not accounts:
+        return {}
+    for source in loan_sources:
+        for account_id, amount in source.loans(tenant=tenant, accounts=accounts).items():
+            if not isinstance(amount, Decimal | int) or isinstance(amount, bool):
+                raise TypeError(
+                    f"loan source {source.key!r} gave {amount!r} for account {account_id}: "
+                    "money is a Decimal"
+                )
+            totals[account_id] += amount
+    return {account_id: amount for account_id, amount in totals.items() if amount}
+
+
 def priced_portfolio(
     *,
     tenant: Tenant,
     account: LedgerAccount,
     orders: Mapping[Instrument, Decimal] | None = None,
     now: datetime | None = None,
+    loan: Decimal | None = None,
 ) -> PricedPortfolio:
     """The account's positions (plus ``orders``, paid from cash at the same prices), priced
-    by the oracle, with the client's cash (the client-money balance) and loan.
+    by the oracle, with the client's cash (the client-money balance) and loan (``loans_of``,
+    unless the caller read it already for many accounts at once).
 
     Raises ``OracleError`` for an instrument never quoted and ``PortfolioError`` for what the
     engine refuses (an expired option…).
     """
     now = now or timezone.now()
+    if loan is None:
+        loan = loans_of(tenant=tenant, accounts=[account]).get(account.pk, Decimal(0))
     holdings: dict[Instrument, Decimal] = defaultdict(Decimal)
     for position in position_list(tenant=tenant, account=account):
         holdings[position.instrument] += position.quantity
@@ -139,7 +161,7 @@ def priced_portfolio(
         "currency": account.currency,
         "as_of": timezone.localdate(now, ZoneInfo(tenant.timezone)).isoformat(),
         "cash": format(cash, "f"),
-        "loan": "0",  # no financing yet: the financing app will report the loan here
+        "loan": format(loan, "f"),
         "instruments": [_instrument_document(i, used[s]) for s, i in sorted(instruments.items())],
         "positions": [
             {"symbol": i.symbol, "quantity": format(q, "f")}

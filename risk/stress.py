@@ -25,7 +25,13 @@ from risk.engine.result import MarginResult, minor_unit
 from risk.engine.stress import HISTORICAL_SCENARIOS, Shock, shock_apply
 from risk.models import MarginPolicyVersion
 from risk.oracle import OracleError
-from risk.selectors import DEFAULT_POLICY, policy_active, portfolio_margin, priced_portfolio
+from risk.selectors import (
+    DEFAULT_POLICY,
+    loans_of,
+    policy_active,
+    portfolio_margin,
+    priced_portfolio,
+)
 from risk.stored_policy import DEFAULT_LADDER, LADDER_LINES, status_for
 
 MAX_MOVE = Decimal("0.95")
@@ -198,9 +204,16 @@ def book_stress_run(
     now = now or timezone.now()
     stored = policy_active(tenant=tenant)
     outcomes = [BookStress(shock, Decimal(0), 0, [], []) for shock in shocks]
-    for account in holder_accounts(tenant=tenant):
+    accounts = holder_accounts(tenant=tenant)
+    loans = loans_of(tenant=tenant, accounts=accounts)
+    for account in accounts:
         try:
-            priced = priced_portfolio(tenant=tenant, account=account, now=now)
+            priced = priced_portfolio(
+                tenant=tenant,
+                account=account,
+                now=now,
+                loan=loans.get(account.pk, Decimal(0)),
+            )
             rows = _stress_portfolio(
                 tenant=tenant,
                 account=account,

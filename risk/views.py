@@ -21,7 +21,7 @@ from platform_core.exceptions import ApplicationError
 from platform_core.tenancy.roles import STAFF_ROLES, Role
 from platform_core.views import role_required
 from risk.engine.portfolio import PortfolioError
-from risk.engine.result import MarginResult
+from risk.engine.result import MarginResult, minor_unit
 from risk.engine.stress import HISTORICAL_SCENARIOS, Shock
 from risk.models import MARGIN_STATUSES, Instrument
 from risk.oracle import OracleError
@@ -73,6 +73,8 @@ def _margin_context(request: HttpRequest, account: Any) -> dict[str, Any]:
     return {
         "account": account,
         "result": body,
+        "cash": format(result.cash.quantize(minor_unit(result.currency)), "f"),
+        "loan": format(result.loan.quantize(minor_unit(result.currency)), "f"),
         "status": STATUS_LABELS[status_for(result=result, ladder=ladder)],
         "margin_ratio": _percent(result.margin_ratio),
         "collateral_ratio": _percent(result.collateral_ratio),
