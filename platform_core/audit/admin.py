@@ -1,19 +1,14 @@
 from typing import Any
 
 from django.contrib import admin
-from django.core.paginator import Paginator
 from django.http import HttpRequest
 
-from platform_core.admin_site import platform_admin_site
-from platform_core.audit.models import AuditEvent
-
-
-class EstimatedCountPaginator(Paginator):
-    """Never COUNT(*) a table of millions: page links stop at what we have seen."""
-
-    @property
-    def count(self) -> int:  # type: ignore[override]
-        return 10_000_000
+from platform_core.admin_site import (
+    EstimatedCountPaginator,
+    platform_admin_site,
+    register_read_only,
+)
+from platform_core.audit.models import AuditEvent, Checkpoint, NotificationAttempt, ReportFile
 
 
 @admin.register(AuditEvent, site=platform_admin_site)
@@ -42,3 +37,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+register_read_only(Checkpoint, NotificationAttempt, ReportFile)
