@@ -77,6 +77,26 @@ class KycConfig(AppConfig):
         )
         menu_entries.register(
             MenuEntry(
+                key="kyc.overview",
+                area="console",
+                label=gettext_noop("KYC and AML"),
+                url_name="console-kyc",
+                roles=frozenset({Role.COMPLIANCE_OFFICER, Role.TENANT_ADMIN}),
+                order=29,
+            )
+        )
+        menu_entries.register(
+            MenuEntry(
+                key="kyc.hits",
+                area="console",
+                label=gettext_noop("Screening hits"),
+                url_name="console-kyc-hits",
+                roles=frozenset({Role.COMPLIANCE_OFFICER, Role.TENANT_ADMIN}),
+                order=30,
+            )
+        )
+        menu_entries.register(
+            MenuEntry(
                 key="kyc.cases",
                 area="console",
                 label=gettext_noop("KYC cases"),

@@ -326,3 +326,22 @@ class RatingConfigForm(forms.Form):
             if data["medium_from"] >= data["high_from"]:
                 self.add_error("high_from", _("Must be above the medium threshold."))
         return data
+
+
+class HitDecisionForm(forms.Form):
+    """An officer's decision on a screening hit: a true match, or a false positive (optionally
+    whitelisted for the continuous re-screening, for some days)."""
+
+    action = forms.ChoiceField(
+        choices=(("confirm", _("True match")), ("clear", _("False positive")))
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea)
+    whitelist_days = forms.IntegerField(
+        label=_("Whitelist for (days)"), required=False, min_value=1, max_value=3660
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("action") == "confirm" and data.get("whitelist_days"):
+            self.add_error("whitelist_days", _("Only a false positive is whitelisted."))
+        return data

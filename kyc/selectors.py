@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from kyc.models import (
     CaseCheck,
@@ -124,3 +126,84 @@ def monitoring_hold_for(*, tenant: Tenant, membership: Membership) -> list[dict[
         }
         for a in alerts
     ]
+
+
+# --- the console's overview and the screening hits ------------------------------------------
+
+
+def kyc_overview(*, tenant: Tenant, today: date, soon_days: int = 30) -> dict[str, Any]:
+    """What needs compliance's action: cases by status, unresolved screening hits by band,
+    open monitoring alerts by outcome, periodic reviews due (overdue and within ``soon_days``)."""
+    from kyc.models import MonitoringAlert
+    from kyc.screening.selectors import hit_queue
+
+    cases = dict(
+        tenant_scoped(KycCase, tenant=tenant)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    hits = dict(hit_queue(tenant=tenant).order_by().values_list("band").annotate(n=Count("pk")))
+    alerts = dict(
+        tenant_scoped(MonitoringAlert, tenant=tenant)
+        .filter(status__in=(MonitoringAlert.Status.OPEN, MonitoringAlert.Status.IN_CASE))
+        .values_list("outcome")
+        .annotate(n=Count("pk"))
+        .values_list("outcome", "n")
+    )
+    approved = tenant_scoped(ClientProfile, tenant=tenant).filter(
+        status=ClientProfile.Status.APPROVED, next_review_on__isnull=False
+    )
+    return {
+        "cases": {status: cases.get(status, 0) for status in KycCase.Status.values},
+        "open_cases": sum(cases.get(s, 0) for s in KycCase.OPEN_STATUSES),
+        "unassigned_cases": tenant_scoped(KycCase, tenant=tenant)
+        .filter(status__in=KycCase.OPEN_STATUSES, assignee__isnull=True)
+        .count(),
+        "hits": hits,
+        "open_hits": sum(hits.values()),
+        "alerts": alerts,
+        "open_alerts": sum(alerts.values()),
+        "holding_alerts": sum(alerts.get(o, 0) for o in ("block_and_review", "decline")),
+        "reviews_overdue": approved.filter(next_review_on__lte=today).count(),
+        "reviews_soon": approved.filter(
+            next_review_on__gt=today, next_review_on__lte=today + timedelta(days=soon_days)
+        ).count(),
+    }
+
+
+def profiles_by_ref(*, tenant: Tenant, refs: Iterable[str]) -> dict[str, ClientProfile]:
+    """The profiles screening names by ``subject_ref`` (the profile id as a string)."""
+    ids = [int(ref) for ref in refs if str(ref).isdigit()]
+    profiles = tenant_scoped(ClientProfile, tenant=tenant).filter(pk__in=ids)
+    return {str(p.pk): p for p in profiles.select_related("tenant", "membership")}
+
+
+def hit_explanation(*, tenant: Tenant, hit: Any) -> dict[str, Any]:
+    """Why a hit scored what it did: the features and matched name of its latest run's result
+    for that entity (the scorer's own explanation, stored with every run)."""
+    from kyc.screening.models import ScreeningResult
+
+    result = (
+        tenant_scoped(ScreeningResult, tenant=tenant)
+        .filter(run_id=hit.last_run_id, entity_id=hit.entity_id)
+        .order_by("-score", "pk")
+        .first()
+    )
+    if result is None:
+        return {"matched_name": "", "features": []}
+    features = [
+        {"name": name, "score": value.get("score"), "detail": value.get("detail", "")}
+        if isinstance(value, dict)
+        else {"name": name, "score": value, "detail": ""}
+        for name, value in sorted(result.features.items())
+    ]
+    return {"matched_name": result.matched_name, "features": features}
+
+
+def case_for_profile(*, profile: ClientProfile) -> KycCase | None:
+    """The profile's open case, else its latest one."""
+    cases = tenant_scoped(KycCase, tenant=profile.tenant).filter(profile=profile)
+    return cases.filter(status__in=KycCase.OPEN_STATUSES).order_by("-pk").first() or (
+        cases.order_by("-pk").first()
+    )

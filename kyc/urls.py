@@ -16,9 +16,12 @@ portal_urlpatterns = [
 ]
 
 console_urlpatterns = [
+    path("", views.console_home, name="console-kyc"),
     path("cases/", views.console_cases, name="console-kyc-cases"),
     path("cases/<int:case_id>/", views.console_case, name="console-kyc-case"),
     path("documents/<int:document_id>/", views.console_document, name="console-kyc-document"),
+    path("hits/", views.console_hits, name="console-kyc-hits"),
+    path("hits/<int:hit_id>/", views.console_hit, name="console-kyc-hit"),
     path("settings/", views.console_rating_settings, name="console-kyc-settings"),
     path("alerts/", monitoring_views.console_alerts, name="console-kyc-alerts"),
     path("rules/", monitoring_views.console_rules, name="console-kyc-rules"),

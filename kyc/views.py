@@ -16,15 +16,28 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from kyc import screening_link, services
 from kyc.crypto import KeyUnavailable, SealBroken
-from kyc.forms import STEP_FORMS, STEP_TITLES, STEPS, UPLOAD_KINDS, CaseActionForm
+from kyc.forms import (
+    STEP_FORMS,
+    STEP_TITLES,
+    STEPS,
+    UPLOAD_KINDS,
+    CaseActionForm,
+    HitDecisionForm,
+)
 from kyc.models import ClientProfile, KycCase, ProfileDocument
 from kyc.rating import reason_text
+from kyc.screening import selectors as screening_selectors
+from kyc.screening import services as screening_services
 from kyc.selectors import (
     case_checks,
+    case_for_profile,
     case_queue,
+    hit_explanation,
+    kyc_overview,
     latest_rating,
     open_info_requests,
     profile_for,
+    profiles_by_ref,
 )
 from platform_core.exceptions import ApplicationError
 from platform_core.tenancy.access import access_object_by_id
@@ -34,6 +47,8 @@ from platform_core.tenancy.selectors import tenant_scoped
 from platform_core.views import role_required
 
 CASE_READERS = frozenset({Role.COMPLIANCE_OFFICER, Role.TENANT_ADMIN})
+# Deciding a hit is the compliance officer's (the screening app's four-eyes maker role too).
+HIT_DECIDERS = frozenset({Role.COMPLIANCE_OFFICER})
 
 
 def _client(request: HttpRequest) -> Membership:
@@ -167,6 +182,25 @@ def onboarding_step(request: HttpRequest, step: str) -> HttpResponse:
 
 
 @role_required(CASE_READERS)
+def console_home(request: HttpRequest) -> HttpResponse:
+    """What needs compliance's action, with links to each queue."""
+    from django.utils import timezone
+
+    tenant = request.tenant  # type: ignore[attr-defined]
+    overview = kyc_overview(tenant=tenant, today=timezone.localdate())
+    return render(
+        request,
+        "kyc/console_home.html",
+        {
+            "overview": overview,
+            "case_rows": [
+                (value, label, overview["cases"][value]) for value, label in KycCase.Status.choices
+            ],
+        },
+    )
+
+
+@role_required(CASE_READERS)
 def console_cases(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
     status = request.GET.get("status") or None
@@ -228,6 +262,9 @@ def console_case(request: HttpRequest, case_id: int) -> HttpResponse:
             "rating": rating,
             "reasons": [reason_text(r) for r in rating.reasons] if rating else [],
             "alerts": case.alerts.filter(tenant=tenant).order_by("pk"),
+            "hits": screening_selectors.subject_hits(tenant=tenant, ref=str(case.profile_id))
+            .select_related("entity")
+            .order_by("status", "-score"),
             "documents": tenant_scoped(ProfileDocument, tenant=tenant)
             .filter(profile=case.profile)
             .order_by("kind", "-pk"),
@@ -388,3 +425,106 @@ def console_document(request: HttpRequest, document_id: int) -> HttpResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"
     return response
+
+
+# --- screening hits ------------------------------------------------------------------------
+
+
+@role_required(CASE_READERS)
+def console_hits(request: HttpRequest) -> HttpResponse:
+    """The tenant's unresolved screening hits, strongest first: ``hit`` blocks approval,
+    ``review`` is the review band."""
+    tenant = request.tenant  # type: ignore[attr-defined]
+    band = request.GET.get("band") or None
+    if band not in (None, "hit", "review"):
+        band = None
+    queue = screening_selectors.hit_queue(tenant=tenant, band=band)
+    hits = list(queue.select_related("entity__source")[:200])
+    profiles = profiles_by_ref(tenant=tenant, refs={h.subject_ref for h in hits})
+    rows = [
+        {
+            "hit": hit,
+            "client": _client_name(profiles[hit.subject_ref])
+            if hit.subject_ref in profiles
+            else hit.subject_ref,
+        }
+        for hit in hits
+    ]
+    return render(request, "kyc/console_hits.html", {"rows": rows, "band": band})
+
+
+@role_required(CASE_READERS)
+def console_hit(request: HttpRequest, hit_id: int) -> HttpResponse:
+    """One hit: the listed entity, the score and the features that drove it, the client, and
+    the officer's decision (true match, or false positive with an optional whitelisting)."""
+    tenant = request.tenant  # type: ignore[attr-defined]
+    membership = request.membership  # type: ignore[attr-defined]
+    hit = screening_selectors.access_hit_by_id(tenant=tenant, hit_id=hit_id)
+    form = HitDecisionForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if membership.role not in HIT_DECIDERS:
+            raise PermissionDenied("Only a compliance officer decides a screening hit.")
+        if form.is_valid():
+            try:
+                _hit_decide(request, hit, form.cleaned_data)
+            except ApplicationError as refusal:
+                problems = [p for ps in refusal.fields.values() for p in ps]
+                form.add_error(None, " ".join([refusal.message, *problems]))
+                status = refusal.status_code if refusal.status_code < 500 else 400
+            else:
+                return HttpResponseRedirect(reverse("console-kyc-hit", args=[hit.pk]))
+        else:
+            status = 400
+    profile = profiles_by_ref(tenant=tenant, refs=[hit.subject_ref]).get(hit.subject_ref)
+    return render(
+        request,
+        "kyc/console_hit.html",
+        {
+            "hit": hit,
+            "entity": hit.entity,
+            "explanation": hit_explanation(tenant=tenant, hit=hit),
+            "profile": profile,
+            "client_name": _client_name(profile) if profile else hit.subject_ref,
+            "client": _subject_details(profile),
+            "case": case_for_profile(profile=profile) if profile else None,
+            "thresholds": screening_selectors.screening_thresholds(tenant=tenant),
+            "may_decide": membership.role in HIT_DECIDERS and hit.status == "open",
+            "form": form,
+        },
+        status=status,
+    )
+
+
+def _subject_details(profile: ClientProfile | None) -> dict[str, Any]:
+    """The client's birth date and countries, as screening compared them."""
+    fields = screening_link.subject_fields(profile) if profile else None
+    if not fields:
+        return {}
+    return {"birth_date": fields["birth_date"], "countries": ", ".join(fields["countries"])}
+
+
+def _hit_decide(request: HttpRequest, hit: Any, data: dict[str, Any]) -> None:
+    tenant = request.tenant  # type: ignore[attr-defined]
+    if data["action"] == "confirm":
+        screening_services.screening_hit_confirm(
+            tenant=tenant, actor=request.user, hit_id=hit.pk, reason=data["reason"], request=request
+        )
+        messages.success(request, _("Confirmed as a true match; the client stays blocked."))
+        return
+    outcome = screening_services.screening_hit_clear(
+        tenant=tenant,
+        actor=request.user,
+        hit_id=hit.pk,
+        reason=data["reason"],
+        membership=request.membership,  # type: ignore[attr-defined]
+        whitelist_days=data.get("whitelist_days"),
+        request=request,
+    )
+    if outcome.approval is not None:
+        messages.info(
+            request,
+            _("A strong hit is cleared with four eyes: a second officer must approve it."),
+        )
+    else:
+        messages.success(request, _("Cleared as a false positive."))

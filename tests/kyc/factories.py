@@ -104,3 +104,35 @@ def submit_profile(tenant: Any, person: Person, **overrides: Any):
     return services.onboarding_submit(
         tenant=tenant, membership=person.membership, actor=person.user
     )
+
+
+LISTED_NAME = "Ivan Sergeyevich Petrov"
+
+
+def client_with_hit(tenant: Any, person: Person, directory: Any) -> Any:
+    """``person`` submits their file as Ivan Petrov, born on the day of ``PERSONAL``, and a
+    sanctions list names an Ivan Sergeyevich Petrov born that day: screening raises a hit.
+    Returns the open case; the hit is the profile's only one."""
+    import json
+    from pathlib import Path
+
+    from kyc import screening_link
+    from kyc.screening.services import list_import
+
+    path = Path(directory) / "kyc-hit-list.json"
+    entity = {
+        "id": "kyc-petrov",
+        "schema": "Person",
+        "target": True,
+        "properties": {
+            "name": [LISTED_NAME],
+            "topics": ["sanction"],
+            "birthDate": [PERSONAL["birth_date"]],
+        },
+    }
+    path.write_text(json.dumps(entity) + "\n", encoding="utf-8")
+    list_import(path=path, fmt="ftm", source_name="kyc-test-list")
+    personal = {**PERSONAL, "legal_name": "Ivan Petrov", "native_name": ""}
+    case = submit_profile(tenant, person, personal=personal)
+    assert screening_link.screen(tenant=tenant, profile=case.profile, reason="onboarding")
+    return case
