@@ -65,19 +65,37 @@ class FinancingConfig(AppConfig):
         ):
             menu_entries.register(entry)
         self._risk_hooks_connect()
+        self._kyc_hooks_connect()
         self._report_types_register()
 
     @staticmethod
     def _risk_hooks_connect() -> None:
-        """The risk app's pre-trade gates and settlement hook (when that build has them)."""
-        try:
-            from risk.hooks import PreTradeGate, liquidation_settled, pretrade_gates
-        except ImportError:
-            return
+        """The risk app's hooks: the pre-trade gate, the loans the engine margins, the
+        drawdown that pays for a margin purchase, and the settled liquidation's proceeds."""
         from financing.pretrade import liquidation_settled_apply, margin_order_gate
+        from financing.selectors import loans_by_account
+        from financing.services import purchase_draw
+        from risk.hooks import (
+            LoanSource,
+            PreTradeGate,
+            PurchaseFunding,
+            liquidation_settled,
+            loan_sources,
+            pretrade_gates,
+            purchase_funding,
+        )
 
         pretrade_gates.register(PreTradeGate(key="financing.credit", check=margin_order_gate))
+        loan_sources.register(LoanSource(key="financing.contracts", loans=loans_by_account))
+        purchase_funding.register(PurchaseFunding(key="financing.drawdown", fund=purchase_draw))
         liquidation_settled.connect(liquidation_settled_apply)
+
+    @staticmethod
+    def _kyc_hooks_connect() -> None:
+        from financing.receivers import risk_rating_changed_review
+        from kyc.hooks import risk_rating_changed
+
+        risk_rating_changed.connect(risk_rating_changed_review)
 
     @staticmethod
     def _report_types_register() -> None:

@@ -3,6 +3,7 @@ buffer and its stress test."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
@@ -28,6 +29,35 @@ from platform_core.tenancy.models import Membership, Tenant
 OPEN = (FinancingContract.Status.OPEN, FinancingContract.Status.OVERDUE)
 
 __all__ = ["credit_available", "loan_outstanding"]
+
+
+def loans_by_account(*, tenant: Tenant, accounts: Iterable[Any]) -> dict[int, Decimal]:
+    """What each ``client_cash`` account's owner owes in its currency on open and overdue
+    contracts (principal plus interest charged and unpaid), in one query for the whole list;
+    accounts that owe nothing are absent (``risk.hooks.loan_sources``)."""
+    by_owner: dict[tuple[int, str], list[int]] = {}
+    for account in accounts:
+        if account.kind == "client_cash" and account.owner_id is not None:
+            by_owner.setdefault((account.owner_id, account.currency), []).append(account.pk)
+    if not by_owner:
+        return {}
+    owed = (
+        FinancingContract.objects.filter(
+            tenant=tenant,
+            status__in=OPEN,
+            membership_id__in={owner for owner, _currency in by_owner},
+            currency__in={currency for _owner, currency in by_owner},
+        )
+        .values("membership_id", "currency")
+        .annotate(principal=Sum("outstanding"), interest=Sum("interest_owed"))
+    )
+    loans: dict[int, Decimal] = {}
+    for row in owed:
+        total = row["principal"] + row["interest"]
+        for account_id in by_owner.get((row["membership_id"], row["currency"]), ()):
+            if total:
+                loans[account_id] = total
+    return loans
 
 
 def contract_list(*, tenant: Tenant, membership: Membership | None = None) -> QuerySet:

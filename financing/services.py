@@ -558,22 +558,45 @@ def credit_available(*, tenant: Tenant, membership: Membership, currency: str) -
     )
 
 
+@dataclass(frozen=True)
+class CreditRefusal:
+    code: str  # the error code an API answers with
+    message: str
+
+
+def credit_refusal_of(
+    *, tenant: Tenant, membership: Membership, currency: str, amount: Decimal | None = None
+) -> CreditRefusal | None:
+    """Why this client may not draw (or trade on margin) now, with a code, or None."""
+    line = credit_line_for(tenant=tenant, membership=membership, currency=currency)
+    if line is None:
+        return CreditRefusal("no_credit_line", f"No {currency} credit line.")
+    if line.status != CreditLine.Status.ACTIVE:
+        return CreditRefusal(
+            "credit_line_inactive", f"The credit line is {line.get_status_display().lower()}."
+        )
+    missing = signing_missing(tenant=tenant, membership=membership)
+    if missing:
+        return CreditRefusal(
+            "disclosure_unsigned",
+            "Sign the current " + " and ".join(m.replace("_", " ") for m in missing) + " first.",
+        )
+    available = credit_available(tenant=tenant, membership=membership, currency=currency)
+    if available <= 0 or (amount is not None and amount > available):
+        return CreditRefusal(
+            "credit_limit_exceeded", f"Not enough credit left ({available} {currency} available)."
+        )
+    return None
+
+
 def credit_refusal(
     *, tenant: Tenant, membership: Membership, currency: str, amount: Decimal | None = None
 ) -> str | None:
     """Why this client may not draw (or trade on margin) now, or None if they may."""
-    line = credit_line_for(tenant=tenant, membership=membership, currency=currency)
-    if line is None:
-        return f"No {currency} credit line."
-    if line.status != CreditLine.Status.ACTIVE:
-        return f"The credit line is {line.get_status_display().lower()}."
-    missing = signing_missing(tenant=tenant, membership=membership)
-    if missing:
-        return "Sign the current " + " and ".join(m.replace("_", " ") for m in missing) + " first."
-    available = credit_available(tenant=tenant, membership=membership, currency=currency)
-    if available <= 0 or (amount is not None and amount > available):
-        return f"Not enough credit left ({available} {currency} available)."
-    return None
+    refusal = credit_refusal_of(
+        tenant=tenant, membership=membership, currency=currency, amount=amount
+    )
+    return refusal.message if refusal is not None else None
 
 
 # --- rates ------
@@ -625,7 +648,7 @@ def _maturity(*, tenor: str, start: date, term_days: int | None, is_open: Callab
     return maturity
 
 
-def _drawdown_post(*, contract: FinancingContract, key: str, actor: Any) -> None:
+def _drawdown_post(*, contract: FinancingContract, key: str, actor: Any) -> JournalEntry:
     tenant, currency, amount = contract.tenant, contract.currency, contract.principal
     client = client_cash_account(tenant=tenant, membership=contract.membership, currency=currency)
     legs = [
@@ -646,7 +669,7 @@ def _drawdown_post(*, contract: FinancingContract, key: str, actor: Any) -> None
         ),
         Leg(client.pk, Side.CREDIT, amount),
     ]
-    entry_post(
+    return entry_post(
         tenant=tenant,
         entry_type="loan_drawdown",
         legs=legs,
@@ -679,74 +702,196 @@ def contract_draw(
         raise invalid({"idempotency_key": ["A drawdown needs an idempotency key."]})
     key = f"financing:draw:{membership.pk}:{idempotency_key}"
     with transaction.atomic():
-        line = credit_line_for(tenant=tenant, membership=membership, currency=currency)
-        if line is not None:
-            line = CreditLine.objects.select_for_update().get(pk=line.pk)  # one draw at a time
+        line = _line_lock(tenant=tenant, membership=membership, currency=currency)
         replayed = FinancingContract.objects.filter(tenant=tenant, draw_key=key).first()
         if replayed is not None:  # the same request again: its first answer, nothing new
             return replayed
-        refusal = credit_refusal(
+        refusal = credit_refusal_of(
             tenant=tenant, membership=membership, currency=currency, amount=value
         )
         if refusal is not None:
-            raise ApplicationError(403, "credit_refused", refusal)
+            raise ApplicationError(403, "credit_refused", refusal.message)
         assert line is not None
         if tenor not in line.allowed_tenors:
             raise invalid({"tenor": ["This tenor is not allowed on your credit line."]})
         if tenor == Tenor.REPO and not pledges:
             raise invalid({"pledges": ["Repo financing needs pledged securities."]})
-        is_open = tenant_calendar(tenant=tenant)
-        start = business_date or business_date_today(tenant=tenant)
-        maturity = _maturity(tenor=tenor, start=start, term_days=term_days, is_open=is_open)
-        quote = rate_quote(line=line, tenor=tenor)
-        pool = pool_choose(tenant=tenant, currency=currency, amount=value)
-        signature = signature_current(tenant=tenant, membership=membership, kind="credit_agreement")
-        contract = FinancingContract.objects.create(
-            tenant=tenant,
-            credit_line=line,
-            membership=membership,
-            pool=pool,
-            tenor=tenor,
-            currency=currency,
-            principal=value,
-            outstanding=value,
-            base_rate=quote.base_rate,
-            tenor_premium=quote.tenor_premium,
-            counterparty_premium=quote.counterparty_premium,
-            hedge_cost=quote.hedge_cost,
-            rate=quote.rate,
-            day_count=day_count_for(currency),
-            start_date=start,
-            maturity_date=maturity,
-            charging=(
-                FinancingContract.Charging.MONTHLY
-                if tenor in (Tenor.TERM, Tenor.REPO)
-                else FinancingContract.Charging.MATURITY
-            ),
-            signature=signature,
-            draw_key=key,
-        )
-        if tenor == Tenor.REPO:
-            _pledges_record(contract=contract, pledges=pledges or [], amount=value)
-        _drawdown_post(contract=contract, key=key, actor=actor)
-        audit_record(
-            tenant=tenant,
+        contract, _entry = _contract_open(
+            line=line,
             actor=actor,
-            action="financing.drawdown",
-            object_type="financing_contract",
-            object_id=contract.pk,
-            payload={
-                "amount": value,
-                "currency": currency,
-                "tenor": tenor,
-                "pool": pool.pk,
-                "rate": quote.rate,
-                "maturity": maturity.isoformat(),
-                "signature": signature.pk if signature else None,
-            },
+            amount=value,
+            tenor=tenor,
+            key=key,
+            term_days=term_days,
+            pledges=pledges,
+            business_date=business_date,
             request=request,
         )
     return contract
+
+
+def _line_lock(*, tenant: Tenant, membership: Membership, currency: str) -> CreditLine | None:
+    """The client's line in ``currency``, locked: one drawdown at a time per line."""
+    line = credit_line_for(tenant=tenant, membership=membership, currency=currency)
+    if line is None:
+        return None
+    return CreditLine.objects.select_for_update().get(pk=line.pk)
+
+
+def _contract_open(
+    *,
+    line: CreditLine,
+    actor: Any,
+    amount: Decimal,
+    tenor: str,
+    key: str,
+    term_days: int | None = None,
+    pledges: list[PledgeInput] | None = None,
+    business_date: date | None = None,
+    request: HttpRequest | None = None,
+    audit_extra: dict[str, Any] | None = None,
+) -> tuple[FinancingContract, JournalEntry]:
+    """A checked drawdown on ``line`` (the caller holds its lock): the contract at today's
+    quote, funded by a pool, and its ledger entry."""
+    tenant, membership, currency = line.tenant, line.membership, line.currency
+    is_open = tenant_calendar(tenant=tenant)
+    start = business_date or business_date_today(tenant=tenant)
+    maturity = _maturity(tenor=tenor, start=start, term_days=term_days, is_open=is_open)
+    quote = rate_quote(line=line, tenor=tenor)
+    pool = pool_choose(tenant=tenant, currency=currency, amount=amount)
+    signature = signature_current(tenant=tenant, membership=membership, kind="credit_agreement")
+    contract = FinancingContract.objects.create(
+        tenant=tenant,
+        credit_line=line,
+        membership=membership,
+        pool=pool,
+        tenor=tenor,
+        currency=currency,
+        principal=amount,
+        outstanding=amount,
+        base_rate=quote.base_rate,
+        tenor_premium=quote.tenor_premium,
+        counterparty_premium=quote.counterparty_premium,
+        hedge_cost=quote.hedge_cost,
+        rate=quote.rate,
+        day_count=day_count_for(currency),
+        start_date=start,
+        maturity_date=maturity,
+        charging=(
+            FinancingContract.Charging.MONTHLY
+            if tenor in (Tenor.TERM, Tenor.REPO)
+            else FinancingContract.Charging.MATURITY
+        ),
+        signature=signature,
+        draw_key=key,
+    )
+    if tenor == Tenor.REPO:
+        _pledges_record(contract=contract, pledges=pledges or [], amount=amount)
+    entry = _drawdown_post(contract=contract, key=key, actor=actor)
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="financing.drawdown",
+        object_type="financing_contract",
+        object_id=contract.pk,
+        payload={
+            "amount": amount,
+            "currency": currency,
+            "tenor": tenor,
+            "pool": pool.pk,
+            "rate": quote.rate,
+            "maturity": maturity.isoformat(),
+            "signature": signature.pk if signature else None,
+            **(audit_extra or {}),
+        },
+        request=request,
+    )
+    return contract, entry
+
+
+# A margin purchase borrows on the rolling tenor when the line allows it: it is repaid from the
+# client's cash or sale proceeds whenever they come, not on a fixed date.
+PURCHASE_TENORS = (Tenor.OVERNIGHT, Tenor.INTRADAY, Tenor.TERM)
+
+
+def purchase_draw(
+    *,
+    tenant: Tenant,
+    account: LedgerAccount,
+    membership: Membership,
+    actor: Any,
+    amount: Decimal,
+    idempotency_key: str,
+    order_key: str = "",
+) -> JournalEntry:
+    """Lend the cash a margin purchase needs beyond the client's own (``risk.hooks``
+    ``purchase_funding``): the credit gate's checks (line active, current documents signed,
+    limit left, the line's leverage cap), then a new contract and its ``loan_drawdown`` entry.
+    The same key returns the first entry. A refusal is ``ApplicationError`` 422 with the
+    reason's code, and nothing is written."""
+    currency = account.currency
+    if account.kind != "client_cash" or account.owner_id != membership.pk:
+        raise ApplicationError(
+            422, "not_client_account", "Credit is lent only to the client's own cash account."
+        )
+    value = _money(amount, currency=currency)
+    if not (idempotency_key or "").strip():
+        raise invalid({"idempotency_key": ["A drawdown needs an idempotency key."]})
+    key = f"financing:purchase:{membership.pk}:{idempotency_key}"
+    with transaction.atomic():
+        line = _line_lock(tenant=tenant, membership=membership, currency=currency)
+        account = LedgerAccount.objects.get(pk=account.pk)  # the cash as of the lock
+        replayed = FinancingContract.objects.filter(tenant=tenant, draw_key=key).first()
+        if replayed is not None:
+            if replayed.principal != value:
+                raise ApplicationError(
+                    409,
+                    "idempotency_conflict",
+                    "This idempotency key already funded a different amount.",
+                    {"idempotency_key": ["used before with another amount"]},
+                )
+            return JournalEntry.objects.get(tenant=tenant, idempotency_key=key)
+        refusal = credit_refusal_of(
+            tenant=tenant, membership=membership, currency=currency, amount=value
+        )
+        if refusal is not None:
+            raise ApplicationError(
+                422, refusal.code, refusal.message, {"amount": [refusal.message]}
+            )
+        assert line is not None
+        if purchase_leverage(tenant=tenant, account=account, amount=value) > line.leverage_cap:
+            message = (
+                f"This purchase would take your leverage above your cap of {line.leverage_cap}."
+            )
+            raise ApplicationError(422, "leverage_cap_exceeded", message, {"amount": [message]})
+        tenor = next((t for t in PURCHASE_TENORS if t in line.allowed_tenors), None)
+        if tenor is None:
+            message = "The credit line allows no tenor a margin purchase can use."
+            raise ApplicationError(422, "tenor_not_allowed", message, {"amount": [message]})
+        _contract, entry = _contract_open(
+            line=line,
+            actor=actor,
+            amount=value,
+            tenor=tenor,
+            key=key,
+            term_days=TERM_DAYS_MAX if tenor == Tenor.TERM else None,
+            audit_extra={"order": order_key, "purpose": "margin_purchase"},
+        )
+    return entry
+
+
+def purchase_leverage(*, tenant: Tenant, account: LedgerAccount, amount: Decimal) -> Decimal:
+    """Gross market value over equity once a purchase costing ``amount`` plus the client's
+    free cash is made (the drawdown adds as much cash as loan, so the equity is today's);
+    infinite without positive equity."""
+    from risk.selectors import margin_status
+
+    now = margin_status(tenant=tenant, account=account)
+    equity = Decimal(str(now.equity))
+    if equity <= 0:
+        return Decimal("Infinity")
+    gross = Decimal(str(now.long_market_value)) + Decimal(str(now.short_market_value))
+    return (gross + amount + max(Decimal(0), account.available)) / equity
 
 
 def _pledges_record(

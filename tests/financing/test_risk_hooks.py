@@ -1,0 +1,196 @@
+"""Financing behind the risk app's hooks: the loans the engine margins (``loan_sources``) and
+the drawdown that pays for a margin purchase (``purchase_funding``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from financing.models import FinancingContract
+from financing.selectors import loans_by_account
+from ledger.models import JournalEntry, LedgerAccount
+from ledger.services import account_create
+from platform_core.exceptions import ApplicationError
+from risk.hooks import loan_sources, purchase_funding
+from tests.conftest import TenantPeople
+from tests.financing.factories import lender, profile
+
+pytestmark = pytest.mark.django_db
+SEP_28 = date(2026, 9, 28)
+
+
+@pytest.fixture(autouse=True)
+def signing_var(settings: Any, tmp_path: Path) -> Path:
+    settings.VAR_DIR = tmp_path / "var"
+    settings.SIGNING_PKCS12_FILE = ""
+    settings.SIGNING_TSA_URL = ""
+    return settings.VAR_DIR
+
+
+@pytest.fixture
+def unsigned_book(acme: TenantPeople, kyc_profiles: Any) -> Any:
+    book = lender(acme)
+    kyc_profiles[acme.client.membership.pk] = profile("medium")
+    book.line("50000", leverage_cap="3")
+    return book
+
+
+@pytest.fixture
+def book(unsigned_book: Any) -> Any:
+    unsigned_book.sign_all()
+    return unsigned_book
+
+
+def fund(book: Any, amount: str, key: str = "order-1") -> Any:
+    return purchase_funding.get("financing.drawdown").fund(
+        tenant=book.tenant,
+        account=book.client_cash,
+        membership=book.client.membership,
+        actor=book.client.user,
+        amount=Decimal(amount),
+        idempotency_key=key,
+        order_key=key,
+    )
+
+
+def client_cash(book: Any) -> Decimal:
+    return LedgerAccount.objects.get(pk=book.client_cash.pk).balance
+
+
+def test_loans_are_principal_plus_unpaid_interest_in_the_accounts_currency(
+    book: Any, acme: TenantPeople, globex: TenantPeople
+) -> None:
+    first = book.draw("10000.00", day=SEP_28)
+    book.draw("2500.00", day=SEP_28)
+    # Interest charged and unpaid (capitalised when the cash was short) is owed too.
+    FinancingContract.objects.filter(pk=first.pk).update(interest_owed=Decimal("12.34"))
+    eur = account_create(
+        tenant=acme.tenant,
+        kind="client_cash",
+        currency="EUR",
+        owner_id=acme.client.membership.pk,
+    )
+    house = LedgerAccount.objects.get(tenant=acme.tenant, kind="house_cash", currency="USD")
+    source = loan_sources.get("financing.contracts")
+    with CaptureQueriesContext(connection) as queries:
+        loans = source.loans(tenant=acme.tenant, accounts=[book.client_cash, eur, house])
+    assert loans == {book.client_cash.pk: Decimal("12512.34")}  # EUR owes nothing
+    assert len(queries) == 1
+    # The same accounts asked about in another tenant's name: nothing of acme's shows.
+    assert source.loans(tenant=globex.tenant, accounts=[book.client_cash]) == {}
+
+
+def test_loans_for_many_clients_take_one_query_and_skip_repaid_contracts(
+    book: Any, acme: TenantPeople
+) -> None:
+    from financing import services
+    from tests.conftest import make_person
+
+    other = make_person(acme.tenant, "second-client@acme.test", "client")
+    other.user.full_name = "Li Si"
+    other.user.save(update_fields=["full_name"])
+    other_cash = account_create(
+        tenant=acme.tenant, kind="client_cash", currency="USD", owner_id=other.membership.pk
+    )
+    repaid = book.draw("300.00", day=SEP_28)
+    services.contract_repay(
+        tenant=acme.tenant,
+        membership=acme.client.membership,
+        actor=acme.client.user,
+        contract_id=repaid.pk,
+        amount="300.00",
+        idempotency_key="repay-all",
+    )
+    book.draw("700.00", day=SEP_28)
+    with CaptureQueriesContext(connection) as queries:
+        loans = loans_by_account(tenant=acme.tenant, accounts=[book.client_cash, other_cash])
+    assert loans == {book.client_cash.pk: Decimal("700.00")}
+    assert len(queries) == 1
+
+
+def test_a_margin_purchase_draws_on_the_line_and_posts_a_drawdown(book: Any) -> None:
+    book.deposit("10000.00")
+    entry = fund(book, "15000.00")
+    assert entry.entry_type == "loan_drawdown"
+    assert client_cash(book) == Decimal("25000.00")
+    (contract,) = FinancingContract.objects.all()
+    assert (contract.principal, contract.tenor, contract.status) == (
+        Decimal("15000.00"),
+        "overnight",
+        "open",
+    )
+    assert loans_by_account(tenant=book.tenant, accounts=[book.client_cash]) == {
+        book.client_cash.pk: Decimal("15000.00")
+    }
+
+
+def test_a_replayed_funding_returns_the_first_entry_and_lends_once(book: Any) -> None:
+    book.deposit("10000.00")
+    first = fund(book, "5000.00", key="order-7")
+    again = fund(book, "5000.00", key="order-7")
+    assert again.pk == first.pk
+    assert FinancingContract.objects.count() == 1
+    assert client_cash(book) == Decimal("15000.00")
+    with pytest.raises(ApplicationError) as conflict:
+        fund(book, "6000.00", key="order-7")
+    assert conflict.value.error_code == "idempotency_conflict"
+
+
+def _refused(book: Any, amount: str) -> ApplicationError:
+    before = (client_cash(book), JournalEntry.objects.count(), FinancingContract.objects.count())
+    with pytest.raises(ApplicationError) as refused:
+        fund(book, amount)
+    after = (client_cash(book), JournalEntry.objects.count(), FinancingContract.objects.count())
+    assert after == before
+    assert refused.value.status_code == 422
+    return refused.value
+
+
+def test_funding_beyond_the_limit_is_refused_and_writes_nothing(book: Any) -> None:
+    book.deposit("40000.00")
+    assert _refused(book, "50000.01").error_code == "credit_limit_exceeded"
+
+
+def test_funding_beyond_the_lines_leverage_cap_is_refused(book: Any) -> None:
+    """Cap 3: 10,000 of own money buys at most 30,000 (10,000 own + 20,000 lent)."""
+    book.deposit("10000.00")
+    assert _refused(book, "20000.01").error_code == "leverage_cap_exceeded"
+    fund(book, "20000.00")
+
+
+def test_funding_without_the_signed_disclosure_is_refused(unsigned_book: Any) -> None:
+    unsigned_book.deposit("10000.00")
+    assert _refused(unsigned_book, "100.00").error_code == "disclosure_unsigned"
+
+
+def test_funding_without_a_line_or_with_a_line_under_review_is_refused(book: Any) -> None:
+    from financing import services
+
+    book.deposit("10000.00")
+    services.credit_lines_review_flag(
+        tenant=book.tenant, membership=book.client.membership, reason="rating changed"
+    )
+    assert _refused(book, "100.00").error_code == "credit_line_inactive"
+    eur = account_create(
+        tenant=book.tenant,
+        kind="client_cash",
+        currency="EUR",
+        owner_id=book.client.membership.pk,
+    )
+    with pytest.raises(ApplicationError) as refused:
+        purchase_funding.get("financing.drawdown").fund(
+            tenant=book.tenant,
+            account=eur,
+            membership=book.client.membership,
+            actor=book.client.user,
+            amount=Decimal("100.00"),
+            idempotency_key="eur-1",
+            order_key="eur-1",
+        )
+    assert (refused.value.status_code, refused.value.error_code) == (422, "no_credit_line")
