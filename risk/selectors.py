@@ -83,7 +83,7 @@ def _exposures(holdings: Mapping[Instrument, Decimal]) -> dict[str, int]:
     return {symbol: (total > 0) - (total < 0) for symbol, total in totals.items()}
 
 
-def _instrument_document(instrument: Instrument, price: Decimal) -> dict[str, Any]:
+def instrument_document(instrument: Instrument, price: Decimal) -> dict[str, Any]:
     document: dict[str, Any] = {
         "symbol": instrument.symbol,
         "kind": instrument.kind,
@@ -162,7 +162,7 @@ def priced_portfolio(
         "as_of": timezone.localdate(now, ZoneInfo(tenant.timezone)).isoformat(),
         "cash": format(cash, "f"),
         "loan": format(loan, "f"),
-        "instruments": [_instrument_document(i, used[s]) for s, i in sorted(instruments.items())],
+        "instruments": [instrument_document(i, used[s]) for s, i in sorted(instruments.items())],
         "positions": [
             {"symbol": i.symbol, "quantity": format(q, "f")}
             for i, q in sorted(holdings.items(), key=lambda item: item[0].symbol)

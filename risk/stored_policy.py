@@ -38,7 +38,7 @@ import itertools
 import json
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -357,6 +357,28 @@ def var_rate(*, closes: Sequence[Decimal], confidence: Decimal, holding_days: in
 MIN_VAR_HISTORY = 30
 
 
+def base_parameters_of(portfolio: Portfolio, policy: StoredPolicy) -> dict[str, Decimal]:
+    """The parameters the base policy reads: the portfolio's, overridden by the house's."""
+    return {
+        **portfolio.parameters,
+        **{k: Decimal(v) for k, v in policy.parameters.get("base_parameters", {}).items()},
+    }
+
+
+def house_factors_neutral(
+    policy: StoredPolicy, *, tiers: Iterable[int], investor_class: str | None
+) -> bool:
+    """True when no group made of instruments of these risk ``tiers`` is scaled for a client of
+    this ``investor_class``: the house rules then only add add-on groups (the book sweep's test
+    for whether the base policy's totals can be taken as they are)."""
+    parameters = policy.parameters
+    tier_table = {int(k): Decimal(v) for k, v in parameters.get("risk_tiers", {}).items()}
+    class_table = {k: Decimal(v) for k, v in parameters.get("investor_classes", {}).items()}
+    if class_table.get(investor_class or "", Decimal(1)) != 1:
+        return False
+    return all(tier_table.get(int(tier), Decimal(1)) == 1 for tier in set(tiers) | {1})
+
+
 def stored_margin_compute(
     portfolio: Portfolio,
     policy: StoredPolicy,
@@ -372,12 +394,37 @@ def stored_margin_compute(
     closes per underlying, oldest first, for a VaR add-on. Raises ``PortfolioError`` naming the
     field when something the policy needs is missing.
     """
+    result = margin_compute(
+        replace(portfolio, parameters=base_parameters_of(portfolio, policy)), policy.base
+    )
+    return house_rules_apply(
+        result,
+        portfolio,
+        policy,
+        label=label,
+        risk_tiers=risk_tiers,
+        investor_class=investor_class,
+        history=history,
+    )
+
+
+def house_rules_apply(
+    result: MarginResult,
+    portfolio: Portfolio,
+    policy: StoredPolicy,
+    *,
+    label: str | None = None,
+    risk_tiers: Mapping[str, int] | None = None,
+    investor_class: str | None = None,
+    history: Mapping[str, Sequence[Decimal]] | None = None,
+) -> MarginResult:
+    """The base policy's ``result`` for ``portfolio`` with the house's rules laid over it: its
+    groups scaled by tier and investor class, the add-on groups added, the totals re-summed.
+
+    A ``result`` without groups (the book sweep's) carries its totals; it is only right when
+    ``house_factors_neutral`` holds, since there is no group to scale.
+    """
     parameters = policy.parameters
-    overrides = {
-        **portfolio.parameters,
-        **{k: Decimal(v) for k, v in parameters.get("base_parameters", {}).items()},
-    }
-    result = margin_compute(replace(portfolio, parameters=overrides), policy.base)
     currency = portfolio.currency
     tiers = risk_tiers or {}
     tier_table = {int(k): Decimal(v) for k, v in parameters.get("risk_tiers", {}).items()}
@@ -400,9 +447,16 @@ def stored_margin_compute(
             group.rule = f"{group.rule}; house: {', '.join(notes)}".lstrip("; ")
     held = _held_by_name(portfolio)
     addons = _addon_groups(portfolio, parameters, held, result.equity, history or {})
-    groups = [*result.groups, *addons]
-    initial = sum((g.initial for g in groups), Decimal(0))
-    maintenance = sum((g.maintenance for g in groups), Decimal(0))
+    if result.groups:
+        groups = [*result.groups, *addons]
+        initial = sum((g.initial for g in groups), Decimal(0))
+        maintenance = sum((g.maintenance for g in groups), Decimal(0))
+    else:
+        groups = addons
+        initial = result.initial_requirement + sum((g.initial for g in addons), Decimal(0))
+        maintenance = result.maintenance_requirement + sum(
+            (g.maintenance for g in addons), Decimal(0)
+        )
     extra = {
         **result.extra,
         "policy_version": policy.version,

@@ -8,9 +8,11 @@ liquidate, ``risk.stored_policy.status_for``), keeps the latest status per accou
 ``risk.hooks.margin_status_changed`` listeners after commit. A second sweep at the same prices
 changes nothing and tells nothing. Sweeps of one tenant run one at a time (an advisory lock).
 
-The engine step is one function, ``sweep_compute``: accounts in, results out. It margins each
-account with ``risk.selectors.portfolio_margin`` (the same code as the what-if and the
-pre-trade check); a vectorised book path can replace it there alone.
+The engine step is one function, ``sweep_compute``: accounts in, results out. It margins the
+accounts as one book per currency with the engine's vectorised sweep (``risk.engine.sweep``),
+which answers what ``risk.selectors.portfolio_margin`` (the what-if's and the pre-trade check's
+path) answers account by account; the accounts the book cannot carry go through that path.
+The loans come from ``risk.hooks.loan_sources`` in one batch per sweep.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -29,13 +32,31 @@ from django.utils import timezone
 from ledger.models import LedgerAccount
 from platform_core.tenancy.models import Tenant
 from platform_core.tenancy.selectors import tenant_scoped
-from risk.engine.portfolio import PortfolioError
+from risk.engine.book import BookAccount, book_build
+from risk.engine.portfolio import PortfolioError, portfolio_parse
+from risk.engine.portfolio import Position as EnginePosition
 from risk.engine.result import MarginResult
+from risk.engine.sweep import SWEEP_POLICIES, account_result, sweep_full
 from risk.hooks import margin_status_changed
 from risk.models import Instrument, MarginPolicyVersion, MarginStatus, MarginStatusChange, Position
-from risk.oracle import OracleError
-from risk.selectors import DEFAULT_POLICY, policy_active, portfolio_margin, priced_portfolio
-from risk.stored_policy import DEFAULT_LADDER, status_for
+from risk.oracle import OracleError, oracle_prices
+from risk.selectors import (
+    DEFAULT_POLICY,
+    VOLATILITY_POLICIES,
+    instrument_document,
+    investor_class_of,
+    loans_of,
+    policy_active,
+    portfolio_margin,
+    portfolio_with_volatility,
+    priced_portfolio,
+)
+from risk.stored_policy import (
+    DEFAULT_LADDER,
+    house_factors_neutral,
+    house_rules_apply,
+    status_for,
+)
 
 MONEY_PLACES = Decimal("0.0001")
 
@@ -48,6 +69,74 @@ class SweepOutcome:
     changes: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _account_compute(
+    *,
+    tenant: Tenant,
+    account: LedgerAccount,
+    stored: MarginPolicyVersion | None,
+    now: datetime,
+    loan: Decimal,
+) -> MarginResult | str:
+    """One account through the single-portfolio path (the what-if's and the page's)."""
+    try:
+        priced = priced_portfolio(tenant=tenant, account=account, now=now, loan=loan)
+        return portfolio_margin(
+            tenant=tenant,
+            account=account,
+            priced=priced,
+            policy=None if stored is not None else DEFAULT_POLICY,
+            stored=stored,
+        )
+    except (OracleError, PortfolioError) as exc:
+        return str(exc)[:300]
+
+
+@dataclass
+class _BookInputs:
+    """What the book sweep reads from the database for one currency's accounts."""
+
+    accounts: list[LedgerAccount]
+    holdings: dict[int, dict[Instrument, Decimal]]
+
+
+def _book_policy(stored: MarginPolicyVersion | None) -> tuple[str, dict[str, Decimal]] | None:
+    """The base policy and parameters the book sweep runs, or None when the stored policy's
+    house rules need what only the single-portfolio path has (a VaR add-on's history)."""
+    if stored is None:
+        return DEFAULT_POLICY, {}
+    if stored.base not in SWEEP_POLICIES:
+        return None
+    dynamic = stored.parameters.get("dynamic_addon") or {}
+    if dynamic.get("method") == "var":
+        return None
+    base = stored.parameters.get("base_parameters") or {}
+    return stored.base, {k: Decimal(v) for k, v in base.items()}
+
+
+def _usable_prices(
+    instruments: dict[str, Instrument], *, as_of: date, now: datetime
+) -> dict[str, Decimal]:
+    """The oracle's price of each instrument the book can carry: quoted, not suspect (a suspect
+    price's add-on goes with each account's exposure, so one book price cannot serve all),
+    not an expired option, and an option's underlying usable too."""
+    prices: dict[str, Decimal] = {}
+    for symbol, instrument in instruments.items():
+        try:
+            oracle = oracle_prices(instruments=[instrument], now=now)[symbol]
+        except OracleError:
+            continue
+        expired = instrument.kind == "option" and (
+            instrument.expiry is None or instrument.expiry < as_of
+        )
+        if not oracle.suspect and not expired:
+            prices[symbol] = oracle.price
+    return {
+        symbol: price
+        for symbol, price in prices.items()
+        if instruments[symbol].underlying is None or instruments[symbol].underlying.symbol in prices  # type: ignore[union-attr]
+    }
+
+
 def sweep_compute(
     *,
     tenant: Tenant,
@@ -58,22 +147,150 @@ def sweep_compute(
     """Margin each account under ``stored`` (or the built-in default): the sweep's engine step.
 
     Returns each account's result, or the reason it could not be margined (a price the
-    oracle cannot give, a portfolio the engine refuses).
+    oracle cannot give, a portfolio the engine refuses). The book is margined at once by the
+    engine's vectorised sweep (``risk.engine.sweep``, one book per currency), which answers
+    what ``portfolio_margin`` answers account by account (decision 18); the house's add-ons
+    are laid over its totals per account by the stored policy's own code. An account goes
+    through the single-portfolio path instead when it holds an instrument the book cannot
+    price for everyone (unquoted, suspect, expired), when the house scales its groups (a
+    risk tier or investor-class factor other than 1), or when the policy needs price
+    histories (a VaR add-on).
     """
+    loans = loans_of(tenant=tenant, accounts=accounts)
     results: dict[int, MarginResult | str] = {}
-    for account in accounts:
-        try:
-            priced = priced_portfolio(tenant=tenant, account=account, now=now)
-            results[account.pk] = portfolio_margin(
+    book_policy = _book_policy(stored)
+    fallback: list[LedgerAccount] = []
+    if book_policy is None:
+        fallback = list(accounts)
+    else:
+        by_id = {a.pk: a for a in accounts}
+        holdings: dict[int, dict[Instrument, Decimal]] = {a.pk: {} for a in accounts}
+        for position in (
+            tenant_scoped(Position, tenant=tenant)
+            .filter(account_id__in=list(by_id))
+            .exclude(quantity=0)
+            .select_related("instrument", "instrument__underlying")
+        ):
+            holdings[position.account_id][position.instrument] = position.quantity
+        by_currency: dict[str, _BookInputs] = {}
+        for account in accounts:
+            inputs = by_currency.setdefault(account.currency, _BookInputs([], {}))
+            inputs.accounts.append(account)
+            inputs.holdings[account.pk] = holdings[account.pk]
+        for currency, inputs in sorted(by_currency.items()):
+            fallback += _book_compute(
                 tenant=tenant,
-                account=account,
-                priced=priced,
-                policy=None if stored is not None else DEFAULT_POLICY,
+                currency=currency,
+                inputs=inputs,
                 stored=stored,
+                policy=book_policy,
+                loans=loans,
+                now=now,
+                results=results,
             )
-        except (OracleError, PortfolioError) as exc:
-            results[account.pk] = str(exc)[:300]
+    for account in fallback:
+        results[account.pk] = _account_compute(
+            tenant=tenant,
+            account=account,
+            stored=stored,
+            now=now,
+            loan=loans.get(account.pk, Decimal(0)),
+        )
     return results
+
+
+def _book_compute(
+    *,
+    tenant: Tenant,
+    currency: str,
+    inputs: _BookInputs,
+    stored: MarginPolicyVersion | None,
+    policy: tuple[str, dict[str, Decimal]],
+    loans: dict[int, Decimal],
+    now: datetime,
+    results: dict[int, MarginResult | str],
+) -> list[LedgerAccount]:
+    """Margin one currency's accounts as a book into ``results``; returns those it left to the
+    single-portfolio path."""
+    from risk.policies import stored_policy_of
+
+    as_of = timezone.localdate(now, ZoneInfo(tenant.timezone))
+    instruments: dict[str, Instrument] = {}
+    for held in inputs.holdings.values():
+        for instrument in held:
+            instruments[instrument.symbol] = instrument
+            if instrument.underlying is not None:
+                instruments.setdefault(instrument.underlying.symbol, instrument.underlying)
+    prices = _usable_prices(instruments, as_of=as_of, now=now)
+    policy_of = stored_policy_of(stored) if stored is not None else None
+    tiers = {s: int(i.risk_tier) for s, i in instruments.items()}
+    class_table = (stored.parameters.get("investor_classes") or {}) if stored else {}
+    fallback, members = [], []
+    for account in inputs.accounts:
+        held = inputs.holdings[account.pk]
+        usable = all(i.symbol in prices for i in held)
+        if usable and policy_of is not None:
+            investor_class = (
+                investor_class_of(tenant=tenant, membership=account.owner) if class_table else None
+            )
+            symbols = {i.symbol for i in held} | {i.underlying.symbol for i in held if i.underlying}
+            usable = house_factors_neutral(
+                policy_of, tiers=(tiers[s] for s in symbols), investor_class=investor_class
+            )
+        (members if usable else fallback).append(account)
+    if not members:
+        return fallback
+    document = {
+        "currency": currency,
+        "as_of": as_of.isoformat(),
+        "instruments": [instrument_document(instruments[s], prices[s]) for s in sorted(prices)],
+        "positions": [],
+    }
+    try:
+        catalogue = portfolio_parse(document)
+        volatility: dict[str, Decimal] = {}
+        needs_volatility = policy[0] in VOLATILITY_POLICIES or (
+            stored is not None
+            and (stored.parameters.get("dynamic_addon") or {}).get("method") == "volatility"
+        )
+        if needs_volatility:
+            names = {i.underlying or s for s, i in catalogue.instruments.items()}
+            volatility = portfolio_with_volatility(catalogue, names=names).volatility
+        book = book_build(
+            currency=currency,
+            as_of=as_of,
+            instruments=list(catalogue.instruments.values()),
+            accounts=[
+                BookAccount(
+                    account_id=account.pk,
+                    cash=account.balance,
+                    loan=loans.get(account.pk, Decimal(0)),
+                    positions=[
+                        EnginePosition(i.symbol, q) for i, q in inputs.holdings[account.pk].items()
+                    ],
+                )
+                for account in members
+            ],
+            volatility=volatility,
+        )
+        state = sweep_full(book, policy[0], policy[1])
+    except PortfolioError:  # the book refused something: each account says what, on its own
+        return fallback + members
+    for index, account in enumerate(members):
+        result = account_result(book, state, index)
+        if policy_of is not None:
+            try:
+                result = house_rules_apply(
+                    result,
+                    book.portfolio(index),
+                    policy_of,
+                    label=f"{tenant.slug}:{stored.name}",  # type: ignore[union-attr]
+                )
+            except PortfolioError as exc:
+                results[account.pk] = str(exc)[:300]
+                continue
+        results[account.pk] = result
+    return fallback
 
 
 def _ladder_of(stored: MarginPolicyVersion | None) -> dict[str, Decimal]:
