@@ -109,11 +109,18 @@ urlpatterns = [
     ),
     path("tenant/switch/", views.tenant_switch, name="tenant-switch"),
     path("notifications/", notifications_views.notifications_inbox, name="portal-notifications"),
+    # The client's dashboard, learning guide and paper-trading sandbox.
+    path("", include("platform_core.portal.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon),
     path("accounts/", include("platform_core.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("api/v1/kyc/", include(("kyc.api_urls", "kyc-api"), namespace="kyc-api")),
+    path(
+        "api/v1/financing/",
+        include(("financing.api_urls", "financing-api"), namespace="financing-api"),
+    ),
     path("api/v1/", include(("platform_core.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

@@ -46,6 +46,11 @@ def role_required(roles: frozenset[str]) -> Callable[..., Any]:
 @login_required
 def portal_home(request: HttpRequest) -> HttpResponse:
     membership = getattr(request, "membership", None)
+    if membership is not None and membership.role == Role.CLIENT:
+        # Imported here: the portal reads the domain apps, and they import this module.
+        from platform_core.portal.views import dashboard
+
+        return dashboard(request)
     return render(
         request,
         "portal/home.html",

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "risk",
     "risk.operations",
     "financing",
+    # the client portal reads every domain app above, so it comes last
+    "platform_core.portal",
 ]
 
 MIDDLEWARE = [
