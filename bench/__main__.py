@@ -18,6 +18,7 @@ BENCHMARKS = {
     "reports": "bench.reports",
     "risk": "bench.risk",
     "screening": "bench.screening",
+    "sweep": "bench.risk_sweep",
 }
 # Benchmarks of plain-Python code that need no database (nor Django).
 WITHOUT_DATABASE = {"risk"}

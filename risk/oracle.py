@@ -34,6 +34,7 @@ from statistics import median
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from risk.hooks import crash_signal
@@ -174,26 +175,70 @@ def oracle_price(
     return OraclePrice(symbol, observed, known[0].at)
 
 
+def _oracle_read(
+    instruments: Iterable[Instrument], now: datetime
+) -> dict[str, OraclePrice | OracleError]:
+    """Each instrument's oracle price or the reason there is none, from one query (each
+    instrument's latest ``quotes_read`` quotes, by the ``quote_latest_idx`` index)."""
+    config = oracle_settings()
+    wanted = sorted(set(instruments), key=lambda i: i.symbol)
+    samples: dict[int, list[QuoteSample]] = {i.pk: [] for i in wanted}
+    if wanted:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT q.instrument_id, q.source, q.price, q.at
+                FROM unnest(%s::bigint[]) AS wanted(id)
+                CROSS JOIN LATERAL (
+                    SELECT instrument_id, source, price, at FROM risk_quote
+                    WHERE instrument_id = wanted.id AND at <= %s
+                    ORDER BY at DESC LIMIT %s
+                ) AS q
+                """,
+                [list(samples), now, config.quotes_read],
+            )
+            for instrument_id, source, price, at in cursor.fetchall():
+                samples[instrument_id].append(QuoteSample(source, price, at))
+    answers: dict[str, OraclePrice | OracleError] = {}
+    for instrument in wanted:
+        try:
+            answers[instrument.symbol] = oracle_price(
+                symbol=instrument.symbol,
+                quotes=samples[instrument.pk],
+                now=now,
+                freshness=config.freshness_of(instrument.kind),
+                jump_threshold=config.jump_threshold,
+                stale_addon=config.stale_addon,
+            )
+        except OracleError as error:
+            answers[instrument.symbol] = error
+    return answers
+
+
 def oracle_prices(
     *, instruments: Iterable[Instrument], now: datetime | None = None
 ) -> dict[str, OraclePrice]:
-    """The oracle's price of each instrument, from the stored quotes (global market data)."""
-    now = now or timezone.now()
-    config = oracle_settings()
+    """The oracle's price of each instrument, from the stored quotes (global market data).
+
+    Raises ``OracleError`` for the first instrument, by symbol, that has no price.
+    """
     prices = {}
-    for instrument in instruments:
-        rows = Quote.objects.filter(instrument=instrument, at__lte=now).order_by("-at")[
-            : config.quotes_read
-        ]
-        prices[instrument.symbol] = oracle_price(
-            symbol=instrument.symbol,
-            quotes=[QuoteSample(r.source, r.price, r.at) for r in rows],
-            now=now,
-            freshness=config.freshness_of(instrument.kind),
-            jump_threshold=config.jump_threshold,
-            stale_addon=config.stale_addon,
-        )
+    for symbol, answer in _oracle_read(instruments, now or timezone.now()).items():
+        if isinstance(answer, OracleError):
+            raise answer
+        prices[symbol] = answer
     return prices
+
+
+def oracle_prices_available(
+    *, instruments: Iterable[Instrument], now: datetime | None = None
+) -> dict[str, OraclePrice]:
+    """The oracle's price of each instrument that has one (the sweep's read of the book)."""
+    return {
+        symbol: answer
+        for symbol, answer in _oracle_read(instruments, now or timezone.now()).items()
+        if not isinstance(answer, OracleError)
+    }
 
 
 # --- the crash signal ---------------------------------------------------------------------

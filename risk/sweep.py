@@ -39,7 +39,7 @@ from risk.engine.result import MarginResult
 from risk.engine.sweep import SWEEP_POLICIES, account_result, sweep_full
 from risk.hooks import margin_status_changed
 from risk.models import Instrument, MarginPolicyVersion, MarginStatus, MarginStatusChange, Position
-from risk.oracle import OracleError, oracle_prices
+from risk.oracle import OracleError, oracle_prices_available
 from risk.selectors import (
     DEFAULT_POLICY,
     VOLATILITY_POLICIES,
@@ -120,11 +120,10 @@ def _usable_prices(
     price's add-on goes with each account's exposure, so one book price cannot serve all),
     not an expired option, and an option's underlying usable too."""
     prices: dict[str, Decimal] = {}
-    for symbol, instrument in instruments.items():
-        try:
-            oracle = oracle_prices(instruments=[instrument], now=now)[symbol]
-        except OracleError:
-            continue
+    for symbol, oracle in oracle_prices_available(
+        instruments=instruments.values(), now=now
+    ).items():
+        instrument = instruments[symbol]
         expired = instrument.kind == "option" and (
             instrument.expiry is None or instrument.expiry < as_of
         )
