@@ -12,13 +12,19 @@ from typing import Any
 from financing import services
 from financing.disclosures import disclosure_sign, document_render
 from financing.models import CreditLine, FundingPool, RateCard, SignatureRecord
-from financing.profile import ClientProfile
+from kyc import screening_link
+from kyc import services as kyc_services
+from kyc.demo import ANSWERS as DEMO_ANSWERS
+from kyc.models import CaseCheck
+from kyc.models import ClientProfile as KycProfile
 from ledger.models import LedgerAccount
 from ledger.services import account_create, transfer_post
+from platform_core.audit.approvals import approval_request_approve
 from platform_core.tenancy.models import Membership, Tenant
 from risk.models import MarginPolicyVersion
 from risk.policies import policy_activate_execute, policy_version_create
 from tests.conftest import Person, TenantPeople
+from tests.kyc.factories import MODEST_ANSWERS, submit_profile
 
 CLIENT_NAME = "Zhang San"
 _keys = itertools.count(1)
@@ -124,7 +130,7 @@ class Lender:
             client_membership_id=kwargs.pop("membership_id", self.client.membership.pk),
             currency=self.currency,
             limit=limit,
-            leverage_cap=kwargs.pop("leverage_cap", "3"),
+            leverage_cap=kwargs.pop("leverage_cap", "2"),
             allowed_products=kwargs.pop("allowed_products", ["stock", "etf"]),
             allowed_tenors=kwargs.pop("allowed_tenors", ["intraday", "overnight", "term", "repo"]),
             **kwargs,
@@ -208,15 +214,73 @@ def lender(people: TenantPeople, currency: str = "USD") -> Lender:
     )
 
 
-def profile(
-    rating: str = "medium",
+# Answers that make a professional investor (CSRC suitability: wealth or income and
+# experience): every product level, and financing up to 1.25 times equity.
+PROFESSIONAL_ANSWERS = dict(DEMO_ANSWERS)
+# Not professional, class C3 (score 19): up to R3, so no options, and financing up to half
+# of equity.
+CAUTIOUS_ANSWERS = {**MODEST_ANSWERS, "experience": "under_2", "loss_tolerance": "under_10"}
+# The tenant's rating thresholds that give each level whatever the client's score (0-100).
+RATING_THRESHOLDS = {"low": (99, 100), "medium": (1, 100), "high": (1, 2)}
+
+
+def kyc_approve(
+    people: TenantPeople,
+    person: Person | None = None,
     *,
-    cap: str | None = "5",
-    products: tuple[str, ...] | None = ("stock", "etf", "option"),
-) -> ClientProfile:
-    return ClientProfile(
-        investor_class="C4",
-        risk_rating=rating,
-        leverage_cap=Decimal(cap) if cap else None,
-        allowed_products=frozenset(products) if products is not None else None,
+    rating: str = "medium",
+    answers: dict[str, str] | None = None,
+) -> KycProfile:
+    """Onboard ``person`` (the client by default) through KYC's own services: a complete file,
+    screened, every check done and approved by compliance (and, when high-risk, by the senior
+    approver), rated ``rating`` by the tenant's thresholds."""
+    person = person or people.client
+    medium_from, high_from = RATING_THRESHOLDS[rating]
+    kyc_services.rating_config_set(
+        tenant=people.tenant,
+        actor=people.compliance.user,
+        medium_from=medium_from,
+        high_from=high_from,
     )
+    case = submit_profile(
+        people.tenant,
+        person,
+        personal={"legal_name": person.user.full_name or "Zhang San"},
+        answers=answers or PROFESSIONAL_ANSWERS,
+    )
+    assert screening_link.screen(tenant=people.tenant, profile=case.profile, reason="test")
+    officer = people.compliance
+    kyc_services.case_assign(
+        tenant=people.tenant,
+        actor=officer.user,
+        membership=officer.membership,
+        case_id=case.pk,
+        assignee=officer.membership,
+    )
+    for check in CaseCheck.objects.filter(case=case):
+        kyc_services.case_check_set(
+            tenant=people.tenant,
+            actor=officer.user,
+            case_id=case.pk,
+            code=check.code,
+            status="done",
+            note="seen the original",
+        )
+    case = kyc_services.case_approve(
+        tenant=people.tenant,
+        actor=officer.user,
+        membership=officer.membership,
+        case_id=case.pk,
+        reason="documents verified against originals",
+    )
+    if case.approval_id:  # a high-risk client: the senior approver decides
+        approval_request_approve(
+            tenant=people.tenant,
+            actor=people.admin.user,
+            membership=people.admin.membership,
+            approval_id=case.approval_id,
+            reason="source of wealth documented",
+        )
+    profile = KycProfile.objects.get(pk=case.profile_id)
+    assert (profile.status, profile.risk_rating) == ("approved", rating)
+    return profile

@@ -15,14 +15,11 @@ from financing.selectors import StressScenario, buffer_status, buffer_stress
 from ledger.models import LedgerAccount
 from ledger.selectors import trial_balance
 from platform_core.audit.approvals import approval_request_approve
-from platform_core.audit.models import ApprovalRequest
+from platform_core.audit.models import ApprovalRequest, AuditEvent
 from platform_core.exceptions import ApplicationError
 from tests.conftest import TenantPeople, make_person
-from tests.financing.factories import (
-    lender,
-    pool,
-    profile,
-)
+from tests.financing.factories import CAUTIOUS_ANSWERS, kyc_approve, lender, pool
+from tests.kyc.factories import submit_profile
 
 pytestmark = pytest.mark.django_db
 SEP_28 = date(2026, 9, 28)  # a Monday; Shanghai closes 1-7 October 2026
@@ -37,11 +34,11 @@ def signing_var(settings: Any, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def unsigned_book(acme: TenantPeople, kyc_profiles: Any) -> Any:
+def unsigned_book(acme: TenantPeople) -> Any:
     """A client with a 200,000 USD line who has signed nothing yet (rendering and sealing
     PDFs is the slow part of these tests: only tests that draw sign)."""
     book = lender(acme)
-    kyc_profiles[acme.client.membership.pk] = profile("medium")
+    kyc_approve(acme, rating="medium")
     book.line("200000")
     return book
 
@@ -195,9 +192,9 @@ def test_interest_over_a_month_end_and_a_holiday_accrues_once_and_is_charged_to_
     assert_conserved(book)
 
 
-def test_interest_in_an_act_365_currency(acme: TenantPeople, kyc_profiles: Any) -> None:
+def test_interest_in_an_act_365_currency(acme: TenantPeople) -> None:
     book = lender(acme, currency="HKD")
-    kyc_profiles[acme.client.membership.pk] = profile("medium")
+    kyc_approve(acme, rating="medium")
     book.line("200000")
     book.sign_all()
     contract = book.draw("100000.00", day=SEP_28)
@@ -283,10 +280,10 @@ def test_liquidation_proceeds_repay_the_loans(book: Any) -> None:
 
 
 def test_a_line_above_the_tenants_limit_waits_for_a_second_risk_officer(
-    acme: TenantPeople, kyc_profiles: Any
+    acme: TenantPeople,
 ) -> None:
     book = lender(acme)
-    kyc_profiles[acme.client.membership.pk] = profile("low")
+    kyc_approve(acme, rating="low")
     with pytest.raises(ApplicationError) as no_reason:
         book.line("900000")
     assert "reason" in no_reason.value.fields
@@ -313,21 +310,36 @@ def test_a_line_above_the_tenants_limit_waits_for_a_second_risk_officer(
     assert line.status == CreditLine.Status.ACTIVE and line.approved_by == second.user
 
 
-def test_a_line_is_capped_by_the_policy_and_suitability(
-    acme: TenantPeople, kyc_profiles: Any
-) -> None:
+def test_a_line_is_capped_by_the_policy_and_suitability(acme: TenantPeople) -> None:
+    """KYC's class C3 may finance half its equity (``kyc.suitability.LEVERAGE_CAPS``), so
+    gross over equity 1.5, and take products up to R3: no options (R4 and up, CSRC rules)."""
     book = lender(acme)  # the policy's cap is 4
-    kyc_profiles[acme.client.membership.pk] = profile("high", cap="2", products=("stock",))
+    kyc_approve(acme, rating="high", answers=CAUTIOUS_ANSWERS)
     with pytest.raises(ApplicationError) as refused:
-        book.line(leverage_cap="3", allowed_products=["stock", "option"])
+        book.line(leverage_cap="1.51", allowed_products=["stock", "option"])
     assert set(refused.value.fields) == {"leverage_cap", "allowed_products"}
+    assert "1.5" in refused.value.fields["leverage_cap"][0]
     assert not CreditLine.objects.exists()
-    line = book.line(leverage_cap="2", allowed_products=["stock"])
-    assert line.risk_rating == "high"
+    line = book.line(leverage_cap="1.5", allowed_products=["stock"])
+    assert (line.risk_rating, line.investor_class) == ("high", "C3")
 
 
-def test_a_client_without_a_rating_gets_no_line(acme: TenantPeople, kyc_profiles: Any) -> None:
+def test_a_professional_may_be_lent_up_to_its_suitability_cap(acme: TenantPeople) -> None:
+    """A professional investor finances up to 1.25 times equity (``kyc.suitability``):
+    gross over equity 2.25, options allowed."""
     book = lender(acme)
+    kyc_approve(acme, rating="low")
+    with pytest.raises(ApplicationError) as refused:
+        book.line(leverage_cap="2.26", allowed_products=["option"])
+    assert set(refused.value.fields) == {"leverage_cap"}
+    line = book.line(leverage_cap="2.25", allowed_products=["stock", "option"])
+    assert (line.investor_class, line.leverage_cap) == ("C5", Decimal("2.25"))
+
+
+def test_a_client_without_a_rating_gets_no_line(acme: TenantPeople) -> None:
+    """Submitted to KYC but not approved yet: no rating, no line."""
+    book = lender(acme)
+    submit_profile(acme.tenant, acme.client)
     with pytest.raises(ApplicationError) as refused:
         book.line()
     assert refused.value.error_code == "no_profile"
@@ -343,6 +355,51 @@ def test_a_rating_change_puts_the_line_under_review_and_stops_drawing(unsigned_b
     with pytest.raises(ApplicationError) as refused:
         unsigned_book.draw("100.00", day=SEP_28)
     assert "review" in refused.value.message
+
+
+def test_a_rating_change_in_kyc_puts_the_line_under_review(
+    unsigned_book: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """End to end: KYC re-rates the client (its own service, a tenant's new thresholds), tells
+    ``kyc.risk_rating_changed``, and financing's listener flags the line; told twice, once."""
+    from financing.receivers import risk_rating_changed_review
+    from kyc.models import ClientProfile as KycProfile
+    from kyc.services import rating_config_set, risk_rating_compute
+
+    tenant, client = unsigned_book.tenant, unsigned_book.client
+    profile = KycProfile.objects.get(membership=client.membership)
+    rating_config_set(tenant=tenant, actor=unsigned_book.people.compliance.user, high_from=2)
+    with django_capture_on_commit_callbacks(execute=True) as told:
+        rating = risk_rating_compute(tenant=tenant, profile=profile)
+    assert rating.level == "high" and told
+    line = CreditLine.objects.get()
+    assert line.status == CreditLine.Status.REVIEW
+    assert line.review_reason.startswith("risk rating medium -> high")
+    event = AuditEvent.objects.get(action="financing.credit_line_review")
+    assert event.actor_label == "financing.rating_changed"
+    risk_rating_changed_review(
+        {
+            "tenant": tenant.pk,
+            "membership": client.membership.pk,
+            "previous": "medium",
+            "rating": "high",
+            "at": rating.created_at.isoformat(),
+        }
+    )
+    assert AuditEvent.objects.filter(action="financing.credit_line_review").count() == 1
+    with pytest.raises(ApplicationError) as refused:
+        unsigned_book.draw("100.00", day=SEP_28)
+    assert "review" in refused.value.message
+    # The same level again tells nothing; a person's review makes the line active again.
+    with django_capture_on_commit_callbacks(execute=True):
+        risk_rating_compute(tenant=tenant, profile=profile)
+    services.credit_line_reviewed(
+        tenant=tenant,
+        actor=unsigned_book.people.risk.user,
+        credit_line_id=line.pk,
+        reason="the new rating was looked at",
+    )
+    assert CreditLine.objects.get().status == CreditLine.Status.ACTIVE
 
 
 def test_the_buffer_and_its_stress_test(book: Any, acme: TenantPeople) -> None:
@@ -398,9 +455,7 @@ def _result_after(*, cash: str, equity: str, long_value: str) -> Any:
     )
 
 
-def test_the_pretrade_gate_refuses_a_margin_order_without_credit(
-    acme: TenantPeople, kyc_profiles: Any
-) -> None:
+def test_the_pretrade_gate_refuses_a_margin_order_without_credit(acme: TenantPeople) -> None:
     from financing.pretrade import margin_order_gate
 
     book = lender(acme)
@@ -418,8 +473,8 @@ def test_the_pretrade_gate_refuses_a_margin_order_without_credit(
     assert gate(cash="10", equity="5000", long_value="4990") is None
     refusal = gate(cash="-1000", equity="5000", long_value="6000")
     assert refusal is not None and "credit" in refusal
-    kyc_profiles[acme.client.membership.pk] = profile()
-    book.line("200000", leverage_cap="3")
+    kyc_approve(acme)
+    book.line("200000", leverage_cap="2")
     assert "Sign" in (gate(cash="-1000", equity="5000", long_value="6000") or "")
     book.sign_all()
     assert gate(cash="-1000", equity="5000", long_value="6000") is None

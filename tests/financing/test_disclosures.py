@@ -35,10 +35,10 @@ from tests.audit.test_signing import (
 )
 from tests.conftest import TenantPeople
 from tests.financing.factories import (
+    kyc_approve,
     lender,
     one_time_code,
     policy_activate,
-    profile,
 )
 
 pytestmark = pytest.mark.django_db
@@ -191,9 +191,9 @@ def test_a_wrong_code_is_refused(acme: TenantPeople) -> None:
     assert not SignatureRecord.objects.exists()
 
 
-def test_a_client_who_has_not_signed_cannot_draw(acme: TenantPeople, kyc_profiles: Any) -> None:
+def test_a_client_who_has_not_signed_cannot_draw(acme: TenantPeople) -> None:
     book = lender(acme)
-    kyc_profiles[acme.client.membership.pk] = profile()
+    kyc_approve(acme)
     book.line()
     book.deposit("1000.00")
     with pytest.raises(ApplicationError) as refused:
@@ -208,11 +208,9 @@ def test_a_client_who_has_not_signed_cannot_draw(acme: TenantPeople, kyc_profile
     assert contract.outstanding == 5000
 
 
-def test_a_new_policy_version_needs_signing_again_before_more_credit(
-    acme: TenantPeople, kyc_profiles: Any
-) -> None:
+def test_a_new_policy_version_needs_signing_again_before_more_credit(acme: TenantPeople) -> None:
     book = lender(acme)
-    kyc_profiles[acme.client.membership.pk] = profile()
+    kyc_approve(acme)
     book.line()
     book.sign_all()
     book.draw("1000.00", day=DAY)

@@ -10,7 +10,7 @@ from django.test import Client
 
 from financing.models import CreditLine, FundingPool, SignatureRecord
 from tests.conftest import TenantPeople, as_tenant, sign_in
-from tests.financing.factories import lender, one_time_code, profile
+from tests.financing.factories import kyc_approve, lender, one_time_code
 
 pytestmark = pytest.mark.django_db
 
@@ -145,11 +145,11 @@ def test_a_client_may_not_open_the_console_pages(acme: TenantPeople, client: Cli
 
 
 def test_granting_a_line_with_a_bad_leverage_cap_is_a_form_error(
-    acme: TenantPeople, client: Client, kyc_profiles: Any
+    acme: TenantPeople, client: Client
 ) -> None:
     with as_tenant(acme.tenant):
         lender(acme)
-    kyc_profiles[acme.client.membership.pk] = profile(cap="2")
+        kyc_approve(acme)  # a professional: at most 2.25 times equity
     sign_in(client, acme.risk)
     form = {
         "membership_id": acme.client.membership.pk,

@@ -19,7 +19,7 @@ from ledger.services import account_create
 from platform_core.exceptions import ApplicationError
 from risk.hooks import loan_sources, purchase_funding
 from tests.conftest import TenantPeople
-from tests.financing.factories import lender, profile
+from tests.financing.factories import kyc_approve, lender
 
 pytestmark = pytest.mark.django_db
 SEP_28 = date(2026, 9, 28)
@@ -34,10 +34,10 @@ def signing_var(settings: Any, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def unsigned_book(acme: TenantPeople, kyc_profiles: Any) -> Any:
+def unsigned_book(acme: TenantPeople) -> Any:
     book = lender(acme)
-    kyc_profiles[acme.client.membership.pk] = profile("medium")
-    book.line("50000", leverage_cap="3")
+    kyc_approve(acme, rating="medium")
+    book.line("50000", leverage_cap="2")
     return book
 
 
@@ -116,17 +116,17 @@ def test_loans_for_many_clients_take_one_query_and_skip_repaid_contracts(
 
 def test_a_margin_purchase_draws_on_the_line_and_posts_a_drawdown(book: Any) -> None:
     book.deposit("10000.00")
-    entry = fund(book, "15000.00")
+    entry = fund(book, "8000.00")
     assert entry.entry_type == "loan_drawdown"
-    assert client_cash(book) == Decimal("25000.00")
+    assert client_cash(book) == Decimal("18000.00")
     (contract,) = FinancingContract.objects.all()
     assert (contract.principal, contract.tenor, contract.status) == (
-        Decimal("15000.00"),
+        Decimal("8000.00"),
         "overnight",
         "open",
     )
     assert loans_by_account(tenant=book.tenant, accounts=[book.client_cash]) == {
-        book.client_cash.pk: Decimal("15000.00")
+        book.client_cash.pk: Decimal("8000.00")
     }
 
 
@@ -158,10 +158,10 @@ def test_funding_beyond_the_limit_is_refused_and_writes_nothing(book: Any) -> No
 
 
 def test_funding_beyond_the_lines_leverage_cap_is_refused(book: Any) -> None:
-    """Cap 3: 10,000 of own money buys at most 30,000 (10,000 own + 20,000 lent)."""
+    """Cap 2: 10,000 of own money buys at most 20,000 (10,000 own + 10,000 lent)."""
     book.deposit("10000.00")
-    assert _refused(book, "20000.01").error_code == "leverage_cap_exceeded"
-    fund(book, "20000.00")
+    assert _refused(book, "10000.01").error_code == "leverage_cap_exceeded"
+    fund(book, "10000.00")
 
 
 def test_funding_without_the_signed_disclosure_is_refused(unsigned_book: Any) -> None:
