@@ -101,6 +101,7 @@ class Section:
     title: Any
     items: list[ActionItem]
     extra: dict[str, Any] = field(default_factory=dict)
+    url: str = ""  # the area's own overview, when it has one
 
 
 def _url(name: str, **query: str) -> str:
@@ -156,13 +157,13 @@ def compliance_section(*, tenant: Tenant, today: Any) -> Section:
         ActionItem(
             _("Screening hits that block a client"),
             hits.get("hit", 0),
-            _url(cases_url, status=KycCase.Status.OPEN),
+            _url("console-kyc-hits", band="hit"),
             ALERT,
         ),
         ActionItem(
             _("Screening hits to review"),
             sum(n for band, n in hits.items() if band != "hit"),
-            _url(cases_url, status=KycCase.Status.OPEN),
+            _url("console-kyc-hits", band="review"),
             WATCH,
         ),
         ActionItem(
@@ -174,7 +175,7 @@ def compliance_section(*, tenant: Tenant, today: Any) -> Section:
         ActionItem(_("Periodic reviews in progress"), reviews_open, _url(cases_url, status="open")),
         ActionItem(_("Reviews due, no case opened yet"), reviews_due, _url(cases_url), WATCH),
     ]
-    return Section("compliance", _("Compliance"), items)
+    return Section("compliance", _("Compliance"), items, url=reverse("console-kyc"))
 
 
 # --- risk -------------------------------------------------------------------------------------
@@ -244,6 +245,7 @@ def risk_section(*, tenant: Tenant, now: datetime) -> Section:
         "risk",
         _("Risk"),
         items,
+        url=reverse("console-margin-monitor"),
         extra={
             "calls_due": due,
             "switch": crash_switch_state(tenant=tenant),
