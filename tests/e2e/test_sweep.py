@@ -90,6 +90,7 @@ from tests.conftest import (
     sign_in,
 )
 from tests.financing.sweep_objects import sweep_entries as financing_sweep_entries
+from tests.kyc.sweep_objects import sweep_entries as kyc_sweep_entries
 from tests.ledger.factories import open_book
 from tests.risk_operations.sweep_objects import sweep_entries as margin_call_sweep_entries
 
@@ -575,6 +576,7 @@ def everyone_but(*roles: str) -> tuple[str, ...]:
 SWEEP: dict[str, Sweepable] = {
     **margin_call_sweep_entries(Sweepable, Built),
     **financing_sweep_entries(Sweepable, Built),
+    **kyc_sweep_entries(Sweepable, Built),
     "api:member-detail": Sweepable(
         build=another_client_of_acme, readers=STAFF, wrong=("client", "auditor")
     ),
