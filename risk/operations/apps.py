@@ -80,6 +80,17 @@ class RiskOperationsConfig(AppConfig):
                 execute=services.debt_writeoff_execute,
             )
         )
+        approvable_actions.register(
+            ApprovableAction(
+                key=services.EXECUTE_ACTION,
+                description="Execute a deleveraging or liquidation proposal by hand",
+                maker_roles=frozenset({Role.RISK_OFFICER}),
+                approver_role=Role.RISK_OFFICER,
+                validate=services.proposal_execution_validate,
+                execute=services.proposal_execution_execute,
+                expires_after=services.EXECUTE_APPROVAL_EXPIRES,
+            )
+        )
         scheduled_tasks.register(
             ScheduledTask(
                 key="risk-operations-call-deadlines",

@@ -68,6 +68,20 @@ def access_proposal_by_id(
     return _by_id(proposal_list(tenant=tenant, membership=membership), proposal_id, "proposal")
 
 
+def proposal_approval(*, tenant: Tenant, proposal: Proposal) -> Any:
+    """The approval request for executing ``proposal`` by hand, if one was made (the latest)."""
+    from platform_core.audit.models import ApprovalRequest
+
+    if not proposal.approval_id:
+        return None
+    return (
+        tenant_scoped(ApprovalRequest, tenant=tenant)
+        .select_related("maker")
+        .filter(pk=proposal.approval_id)
+        .first()
+    )
+
+
 def notice_list(*, tenant: Tenant, account_id: int) -> QuerySet[MarginNotice]:
     return (
         tenant_scoped(MarginNotice, tenant=tenant)

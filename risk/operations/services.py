@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import JSONField
 from django.http import HttpRequest
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -42,7 +41,6 @@ from risk.operations.ladder import (
     call_deadline,
     deposit_needed,
     ladder_for,
-    worse,
 )
 from risk.operations.models import (
     SEVERITY,
@@ -64,6 +62,10 @@ _LADDER_LOCK_CLASS = 0x4C414452  # "LADR": one ladder batch per tenant at a time
 SYSTEM = "system:margin_ladder"
 DEADLINE_NEAR = timedelta(hours=24)
 WRITEOFF_ACTION = "risk_operations.debt_writeoff"
+EXECUTE_ACTION = "risk_operations.proposal_execute"
+# A plan is priced at the marks it was made on: an approval left for hours would execute
+# something nobody looked at.
+EXECUTE_APPROVAL_EXPIRES = timedelta(hours=1)
 
 
 def _invalid(fields: dict[str, list[str]]) -> ApplicationError:
@@ -172,25 +174,73 @@ def crash_switch_release(
     )
 
 
+def _held_underlyings(*, tenant: Tenant) -> set[str]:
+    """The underlyings of what the tenant's clients hold (an option counts as its underlying)."""
+    from risk.models import Position
+
+    rows = (
+        tenant_scoped(Position, tenant=tenant)
+        .exclude(quantity=0)
+        .values_list("instrument__symbol", "instrument__underlying__symbol")
+    )
+    return {underlying or symbol for symbol, underlying in rows}
+
+
+def _signal_moves(payload: dict[str, Any]) -> dict[str, Decimal]:
+    """Each quoted underlying's return over the signal's window, from the oracle's quotes."""
+    from risk.oracle import market_moves, oracle_settings
+
+    at = datetime.fromisoformat(payload["at"]) if payload.get("at") else timezone.now()
+    moves = market_moves(
+        now=at,
+        window=timedelta(seconds=int(payload.get("window_seconds") or 0)),
+        freshness=oracle_settings().freshness_of("equity"),
+    )
+    return {s: after / before - 1 for s, (before, after) in moves.items() if before > 0}
+
+
 def crash_signal_received(payload: dict[str, Any]) -> None:
-    """``risk.hooks.crash_signal`` listener: the market itself broke; every active tenant's
-    switch engages by itself (idempotent)."""
+    """``risk.hooks.crash_signal`` listener: the market broke; the switch engages by itself
+    for each tenant whose own market fell (idempotent).
+
+    The oracle's signal is market-wide (the median return of every quoted underlying). A
+    tenant's market is the underlyings its clients hold: its switch engages when their median
+    return over the signal's window is down by the signal's threshold or more, so a crash in
+    one tenant's instruments does not pause a tenant trading other ones. A tenant holding
+    nothing has nothing to liquidate and stays as it is.
+    """
+    from statistics import median
+
     from platform_core.tenancy.rls import rls_context
 
     if payload.get("direction") != "down":
         return
-    reason = (
-        f"Oracle crash signal: market moved {payload.get('move')} within "
-        f"{payload.get('window_seconds')} s (threshold {payload.get('threshold')})."
-    )
+    threshold = Decimal(str(payload.get("threshold") or 0))
+    returns = _signal_moves(payload)
     for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE).order_by("pk"):
         with rls_context(tenant=tenant):
+            moved = {s: returns[s] for s in _held_underlyings(tenant=tenant) if s in returns}
+            if not moved:
+                continue
+            move = Decimal(median(moved.values())).quantize(Decimal("0.0001"))
+            if move > -threshold:
+                continue
             crash_switch_engage(
                 tenant=tenant,
                 actor=None,
                 actor_label="system:crash_signal",
-                reason=reason,
-                payload=payload,
+                reason=(
+                    f"Oracle crash signal: the market moved {payload.get('move')} within "
+                    f"{payload.get('window_seconds')} s (threshold {payload.get('threshold')}); "
+                    f"this tenant's underlyings moved {move}."
+                ),
+                payload={
+                    **payload,
+                    "tenant_move": str(move),
+                    "tenant_moves": {
+                        s: str(r.quantize(Decimal("0.0001"))) for s, r in moved.items()
+                    },
+                },
             )
 
 
@@ -211,103 +261,488 @@ class LadderOutcome:
     by_status: Counter[str] = field(default_factory=Counter)
 
 
-BookSource = Callable[
-    [LedgerAccount],
-    "tuple[AccountBook, Callable[[list[GroupView]], tuple[Decimal, Decimal]] | None]",
-]
+# An account's book for planning, by account id (default: the engine on its positions at the
+# oracle's prices); the bench plans on its own columns.
+BookSource = Callable[[int], "tuple[AccountBook, Recompute | None]"]
 
 
 def _decimal(value: Any) -> Decimal | None:
     return None if value in (None, "") else Decimal(str(value))
 
 
-def _notice(
-    *,
-    tenant: Tenant,
-    account_id: int,
-    membership_id: int | None,
-    step: str,
-    key: str,
-    context: dict[str, Any],
-    now: datetime,
-    call: MarginCall | None = None,
-) -> MarginNotice | None:
-    if membership_id is None:
-        return None
-    return MarginNotice(
-        tenant=tenant,
-        account_id=account_id,
-        membership_id=membership_id,
-        call=call,
-        step=step,
-        key=key,
-        context=context,
-        created_at=now,
-    )
-
-
-def _rows_insert(model: Any, rows: list[Any], *, skip_conflicts: bool = False) -> None:
-    """Insert many rows fast: COPY into a temporary table, then one INSERT … SELECT.
-
-    (bulk_create's multi-row INSERTs cost ~10x at 30,000 rows, and PostgreSQL refuses COPY
-    straight into a table under row security; the INSERT still passes its policy.) Ids come
-    from the table's sequence first, so the caller's objects have them afterwards.
-    ``skip_conflicts``: rows whose unique key exists already are left out, as
-    ``bulk_create(ignore_conflicts=True)``.
-    """
-    if not rows:
-        return
-    table = model._meta.db_table
-    fields = model._meta.concrete_fields
-    columns = ", ".join(f.column for f in fields)
-    incoming = f"{table}_incoming"
+def _ids_take(table: str, count: int) -> list[int]:
+    """``count`` ids from the table's sequence, so rows can point at each other before insert."""
+    if not count:
+        return []
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, len(rows)],
+            [table, count],
         )
-        for row, (new_id,) in zip(rows, cursor.fetchall(), strict=True):
-            row.pk = new_id
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {incoming} "
-            f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        # psycopg adapts Decimals, datetimes, dates and ints itself; JSON needs its wrapper.
-        # (get_db_prep_save per value went through the connection proxy each time: seconds.)
-        names = [f.attname for f in fields]
-        json_at = {i for i, f in enumerate(fields) if isinstance(f, JSONField)}
-        with cursor.cursor.copy(f"COPY {incoming} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                values = [getattr(row, name) for name in names]
-                for i in json_at:
-                    values[i] = Jsonb(values[i])
-                copy.write_row(values)
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {incoming}"  # noqa: S608
-            + (" ON CONFLICT DO NOTHING" if skip_conflicts else "")
-        )
-        cursor.execute(f"TRUNCATE {incoming}")
+        return [row[0] for row in cursor.fetchall()]
 
 
-def _rows_update(model: Any, rows: list[Any], columns: dict[str, str]) -> None:
-    """Update ``columns`` (name: SQL type) of many rows of one tenant in one statement.
+def _rows_insert(
+    table: str,
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    *,
+    skip_conflicts: bool = False,
+) -> list[int]:
+    """Insert plain tuples fast: COPY into a temporary table, then one INSERT … SELECT.
 
-    ``bulk_update`` builds a CASE per row and field, which costs seconds at thousands of
-    rows; one UPDATE … FROM unnest(arrays) does not.
+    (bulk_create's model instances and multi-row INSERTs cost ~10x at 30,000 rows, and
+    PostgreSQL refuses COPY straight into a table under row security; the INSERT still passes
+    its policy.) JSON values come wrapped in ``Jsonb``. Returns the inserted rows' ids;
+    ``skip_conflicts`` leaves out rows whose unique key exists already.
     """
     if not rows:
+        return []
+    names = ", ".join(columns)
+    # The columns' types without the table's constraints (the id comes from the INSERT).
+    incoming = f"{table}_in_{hashlib.sha256(names.encode()).hexdigest()[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {incoming} ON COMMIT DELETE ROWS "  # noqa: S608
+            f"AS SELECT {names} FROM {table} WITH NO DATA"
+        )
+        with cursor.cursor.copy(f"COPY {incoming} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {incoming}"  # noqa: S608
+            + (" ON CONFLICT DO NOTHING" if skip_conflicts else "")
+            + " RETURNING id"
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"TRUNCATE {incoming}")
+    return ids
+
+
+def _rows_update(
+    table: str, *, tenant: Tenant, columns: dict[str, str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Set ``columns`` (name: SQL type) of many rows of one tenant in one statement; each row
+    is (id, *values). One UPDATE … FROM unnest(arrays), where ``bulk_update`` builds a CASE per
+    row and field."""
+    if not rows:
         return
-    table = model._meta.db_table
     names = list(columns)
-    arrays = [[row.pk for row in rows]] + [[getattr(row, n) for row in rows] for n in names]
+    arrays = [list(column) for column in zip(*rows, strict=True)]
     sets = ", ".join(f"{n} = v.{n}" for n in names)
     casts = ", ".join(["%s::bigint[]"] + [f"%s::{columns[n]}[]" for n in names])
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} AS t SET {sets} FROM unnest({casts}) "  # noqa: S608 (names are ours)
             f"AS v(id, {', '.join(names)}) WHERE t.id = v.id AND t.tenant_id = %s",
-            [*arrays, rows[0].tenant_id],
+            [*arrays, tenant.pk],
         )
+
+
+@dataclass(slots=True)
+class _Change:
+    account: int
+    status: str
+    sweep_id: str
+    membership: int | None
+    ratio: Decimal | None
+    equity: Decimal
+    maintenance: Decimal
+    fully_paid: Decimal
+    at: datetime
+    cause: str
+
+
+def _change_of(change: Mapping[str, Any], now: datetime) -> _Change:
+    at = change.get("at") or now
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return _Change(
+        account=int(change["account"]),
+        status=str(Status(change["status"])),
+        sweep_id=str(change.get("sweep_id") or ""),
+        membership=change.get("membership"),
+        ratio=_decimal(change.get("ratio")),
+        equity=Decimal(str(change["equity"])),
+        maintenance=Decimal(str(change["maintenance"])),
+        fully_paid=Decimal(str(change.get("fully_paid") or 0)),
+        at=at,
+        cause=str(change.get("cause") or ""),
+    )
+
+
+def _rounds(changes: list[_Change]) -> list[list[_Change]]:
+    """The batch in rounds where each account appears once, in the order given: an account's
+    second change in a batch is judged against what its first one did."""
+    rounds: list[list[_Change]] = []
+    count: dict[int, int] = {}
+    for change in changes:
+        n = count.get(change.account, 0)
+        count[change.account] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(change)
+    return rounds
+
+
+# One statement joins the sweep's changes to where each account stands: its client-money
+# account (currency, owner), its rung and episode, its open call, whether its sweep was seen
+# already; it keeps only the changes that move an account. Each join is a lookup by a unique
+# index per change (LATERAL … LIMIT 1), so the plan does not hang on table statistics: a
+# tenant's first big batch after onboarding has none yet.
+_MOVERS = """
+SELECT c.idx, a.currency, a.owner_id, s.id, COALESCE(s.status, 'healthy'),
+       COALESCE(s.episode, 0), k.id, k.stage, k.membership_id, k.target_ratio,
+       k.deposit_needed, k.deadline_date, k.deadline_at
+  FROM risk_ops_change c
+ CROSS JOIN LATERAL (
+       SELECT currency, owner_id FROM ledger_ledgeraccount
+        WHERE tenant_id = %(tenant)s AND id = c.account AND kind = %(kind)s LIMIT 1) a
+  LEFT JOIN LATERAL (
+       SELECT id, status, episode FROM risk_operations_accountladder
+        WHERE tenant_id = %(tenant)s AND account_id = c.account LIMIT 1) s ON true
+  LEFT JOIN LATERAL (
+       SELECT id, stage, membership_id, target_ratio, deposit_needed, deadline_date,
+              deadline_at
+         FROM risk_operations_margincall
+        WHERE tenant_id = %(tenant)s AND account_id = c.account AND status = 'open'
+        LIMIT 1) k ON true
+  LEFT JOIN LATERAL (
+       SELECT true AS seen FROM risk_operations_ratiomark
+        WHERE tenant_id = %(tenant)s AND account_id = c.account AND sweep_id = c.sweep_id
+          AND sweep_id <> '' LIMIT 1) m ON c.sweep_id <> ''
+ WHERE c.status <> COALESCE(s.status, 'healthy') AND m.seen IS NULL
+ ORDER BY c.idx
+"""
+
+
+def _movers(*, tenant: Tenant, changes: list[_Change]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS risk_ops_change "
+            "(idx integer, account bigint, status text, sweep_id text) ON COMMIT DELETE ROWS"
+        )
+        with cursor.cursor.copy("COPY risk_ops_change FROM STDIN") as copy:
+            for idx, change in enumerate(changes):
+                copy.write_row((idx, change.account, change.status, change.sweep_id))
+        cursor.execute("ANALYZE risk_ops_change")
+        cursor.execute(_MOVERS, {"tenant": tenant.pk, "kind": LedgerAccount.Kind.CLIENT_CASH})
+        movers = cursor.fetchall()
+        cursor.execute("TRUNCATE risk_ops_change")
+    return movers
+
+
+_MARK_COLUMNS = (
+    "tenant_id",
+    "account_id",
+    "previous",
+    "status",
+    "ratio",
+    "equity",
+    "maintenance",
+    "at",
+    "sweep_id",
+    "episode",
+)
+_CALL_COLUMNS = (
+    "id",
+    "tenant_id",
+    "account_id",
+    "membership_id",
+    "episode",
+    "status",
+    "stage",
+    "currency",
+    "issued_at",
+    "deadline_date",
+    "deadline_at",
+    "ratio",
+    "equity",
+    "maintenance",
+    "target_ratio",
+    "deposit_needed",
+    "policy_name",
+    "policy_version",
+    "policy_digest",
+    "hints",
+    "closed_reason",
+)
+_NOTICE_COLUMNS = (
+    "tenant_id",
+    "account_id",
+    "membership_id",
+    "call_id",
+    "step",
+    "key",
+    "context",
+    "created_at",
+)
+_LADDER_COLUMNS = ("tenant_id", "account_id", "membership_id", "status", "ratio", "episode")
+
+
+@dataclass
+class _Batch:
+    """What a batch writes, as plain tuples (thousands of model instances cost seconds)."""
+
+    marks: list[tuple[Any, ...]] = field(default_factory=list)
+    marks_digest: list[list[Any]] = field(default_factory=list)
+    plan_for: dict[int, str] = field(default_factory=dict)
+    open_calls: dict[int, int] = field(default_factory=dict)
+
+
+def _ladder_round(
+    *,
+    tenant: Tenant,
+    ladder: Ladder,
+    changes: list[_Change],
+    now: datetime,
+    switch: bool,
+    deadline: list[tuple[Any, datetime]],
+    batch: _Batch,
+    outcome: LadderOutcome,
+) -> None:
+    """One round of a batch (each account once): read where the movers stand in one query,
+    decide in plain Python over tuples, write each table in one statement."""
+    movers = _movers(tenant=tenant, changes=changes)
+    outcome.skipped += len(changes) - len(movers)
+    if not movers:
+        return
+    new_states: list[tuple[Any, ...]] = []
+    moved_states: list[tuple[Any, ...]] = []
+    new_calls: list[list[Any]] = []
+    raised_calls: list[tuple[Any, ...]] = []
+    closed_calls: list[tuple[Any, ...]] = []
+    notices: list[tuple[Any, ...]] = []
+    call_ids = iter(
+        _ids_take(
+            MarginCall._meta.db_table,
+            sum(
+                1
+                for m in movers
+                if m[6] is None and SEVERITY[changes[m[0]].status] >= SEVERITY[Status.MARGIN_CALL]
+            ),
+        )
+    )
+    policy = f"{ladder.name} v{ladder.version}"
+    for (
+        idx,
+        currency,
+        owner_id,
+        state_id,
+        previous,
+        episode,
+        call_id,
+        call_stage,
+        call_membership,
+        call_target,
+        call_deposit,
+        call_due,
+        call_due_at,
+    ) in movers:
+        change = changes[idx]
+        account_id, status, ratio = change.account, change.status, change.ratio
+        equity, maintenance, fully_paid = change.equity, change.maintenance, change.fully_paid
+        membership_id = change.membership or owner_id
+        if SEVERITY[previous] == 0 and SEVERITY[status] > 0:
+            episode += 1
+        outcome.transitions += 1
+        outcome.by_status[Status(status)] += 1
+        batch.marks.append(
+            (
+                tenant.pk,
+                account_id,
+                previous,
+                status,
+                ratio,
+                equity,
+                maintenance,
+                change.at,
+                change.sweep_id,
+                episode,
+            )
+        )
+        batch.marks_digest.append([account_id, previous, status, str(ratio), change.sweep_id])
+        base = f"ladder:{account_id}:{episode}"
+        context: dict[str, Any] = {
+            "account_id": account_id,
+            "status": status,
+            "ratio": None if ratio is None else str(ratio),
+            "equity": _money(equity, currency),
+            "maintenance": _money(maintenance, currency),
+            "currency": currency,
+            "policy": policy,
+        }
+        if SEVERITY[status] > SEVERITY[previous]:
+            if SEVERITY[status] >= SEVERITY[Status.MARGIN_CALL]:
+                if call_id is None:
+                    if not deadline:  # one calendar lookup per batch
+                        deadline.append(
+                            call_deadline(tenant=tenant, issued_at=now, days=ladder.call_days)
+                        )
+                    call_due, call_due_at = deadline[0]
+                    call_id, call_membership, call_target = (
+                        next(call_ids),
+                        membership_id,
+                        ladder.target,
+                    )
+                    call_deposit = deposit_needed(
+                        equity=equity - fully_paid,
+                        maintenance=maintenance - fully_paid,
+                        target=call_target,
+                        currency=currency,
+                    )
+                    new_calls.append(
+                        [
+                            call_id,
+                            tenant.pk,
+                            account_id,
+                            membership_id,
+                            episode,
+                            MarginCall.CallStatus.OPEN.value,
+                            status,
+                            currency,
+                            now,
+                            call_due,
+                            call_due_at,
+                            ratio,
+                            equity,
+                            maintenance,
+                            call_target,
+                            call_deposit,
+                            ladder.name,
+                            ladder.version,
+                            ladder.digest,
+                            Jsonb({}),
+                            "",
+                        ]
+                    )
+                    outcome.calls_issued.append(call_id)
+                elif SEVERITY[status] > SEVERITY[call_stage]:
+                    call_deposit = deposit_needed(
+                        equity=equity - fully_paid,
+                        maintenance=maintenance - fully_paid,
+                        target=call_target,
+                        currency=currency,
+                    )
+                    raised_calls.append((call_id, status, ratio, equity, maintenance, call_deposit))
+                batch.open_calls[account_id] = call_id
+                if call_membership is not None:
+                    notices.append(
+                        (
+                            tenant.pk,
+                            account_id,
+                            call_membership,
+                            call_id,
+                            status,
+                            f"{base}:{status}",
+                            Jsonb(
+                                {
+                                    **context,
+                                    "deadline": call_due.isoformat(),
+                                    "deadline_at": call_due_at.isoformat(),
+                                    "deposit_needed": _money(call_deposit, currency),
+                                    "crash_switch": switch,
+                                    "call_id": call_id,
+                                }
+                            ),
+                            now,
+                        )
+                    )
+                if SEVERITY[status] >= SEVERITY[Status.DELEVERAGE]:
+                    batch.plan_for[account_id] = status
+            elif membership_id is not None:
+                notices.append(
+                    (
+                        tenant.pk,
+                        account_id,
+                        membership_id,
+                        None,
+                        MarginNotice.Step.WARNING.value,
+                        f"{base}:warning",
+                        Jsonb(context),
+                        now,
+                    )
+                )
+        elif SEVERITY[status] <= SEVERITY[Status.WARNING] and call_id is not None:
+            reason = change.cause or "ratio_restored"
+            closed_calls.append(
+                (
+                    call_id,
+                    MarginCall.CallStatus.LIQUIDATED.value
+                    if reason == "liquidation"
+                    else MarginCall.CallStatus.MET.value,
+                    now,
+                    reason,
+                )
+            )
+            outcome.calls_met.append(call_id)
+            batch.open_calls.pop(account_id, None)
+            # A later descent from here is a new episode: fresh call and notice keys.
+            episode += 1
+            if call_membership is not None:
+                notices.append(
+                    (
+                        tenant.pk,
+                        account_id,
+                        call_membership,
+                        call_id,
+                        MarginNotice.Step.MET.value,
+                        f"{base}:met",
+                        Jsonb(
+                            {
+                                **context,
+                                "reason": reason,
+                                "crash_switch": switch,
+                                "call_id": call_id,
+                            }
+                        ),
+                        now,
+                    )
+                )
+        row = (tenant.pk, account_id, membership_id, status, ratio, episode)
+        if state_id is None:
+            new_states.append(row)
+        else:
+            moved_states.append((state_id, *row[2:]))
+    _rows_insert(
+        AccountLadder._meta.db_table,
+        (*_LADDER_COLUMNS, "changed_at"),
+        [(*row, now) for row in new_states],
+    )
+    _rows_update(
+        AccountLadder._meta.db_table,
+        tenant=tenant,
+        columns={
+            "membership_id": "bigint",
+            "status": "text",
+            "ratio": "numeric",
+            "episode": "integer",
+            "changed_at": "timestamptz",
+        },
+        rows=[(*row, now) for row in moved_states],
+    )
+    _rows_insert(RatioMark._meta.db_table, _MARK_COLUMNS, batch.marks[-len(movers) :])
+    _rows_insert(MarginCall._meta.db_table, _CALL_COLUMNS, [tuple(c) for c in new_calls])
+    _rows_update(
+        MarginCall._meta.db_table,
+        tenant=tenant,
+        columns={
+            "stage": "text",
+            "ratio": "numeric",
+            "equity": "numeric",
+            "maintenance": "numeric",
+            "deposit_needed": "numeric",
+        },
+        rows=raised_calls,
+    )
+    _rows_update(
+        MarginCall._meta.db_table,
+        tenant=tenant,
+        columns={"status": "text", "closed_at": "timestamptz", "closed_reason": "text"},
+        rows=closed_calls,
+    )
+    _rows_insert(MarginNotice._meta.db_table, _NOTICE_COLUMNS, notices, skip_conflicts=True)
+    outcome.notices.extend(n[5] for n in notices)
 
 
 def ladder_apply(
@@ -321,292 +756,61 @@ def ladder_apply(
     """Move accounts on the ladder (see the module's docstring); one transaction.
 
     Each change: ``account``, ``status``, ``ratio``, ``equity``, ``maintenance``, and optionally
-    ``membership``, ``previous``, ``at``, ``sweep_id``, ``cause`` (why it improved: a
-    ``deposit`` or a ``reduction``). ``book_source`` gives an account's groups for planning
-    (default: the engine on its positions at the oracle's prices).
+    ``membership``, ``at``, ``sweep_id``, ``fully_paid``, ``cause`` (why it improved: a
+    ``deposit``, a ``reduction`` or a ``liquidation``). ``book_source`` gives an account's
+    groups for planning (default: the engine on its positions at the oracle's prices).
+
+    Set-based: the changes go to the database once (COPY), one query joins them to each
+    account's rung, open call and seen sweeps, and every table is written in one statement.
     """
     now = now or timezone.now()
-    changes = [c for c in changes if c.get("account") is not None]
+    normalized = [_change_of(c, now) for c in changes if c.get("account") is not None]
     outcome = LadderOutcome()
-    if not changes:
+    if not normalized:
         return outcome
     ladder = ladder_for(tenant=tenant)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LADDER_LOCK_CLASS, tenant.pk])
-        ids = sorted({int(c["account"]) for c in changes})
-        accounts = {
-            row[0]: (row[1], row[2])
-            for row in tenant_scoped(LedgerAccount, tenant=tenant)
-            .filter(pk__in=ids, kind=LedgerAccount.Kind.CLIENT_CASH)
-            .values_list("id", "currency", "owner_id")
-        }
-        states = {
-            s.account_id: s
-            for s in tenant_scoped(AccountLadder, tenant=tenant).filter(account_id__in=ids)
-        }
-        sweeps = {str(c.get("sweep_id") or "") for c in changes} - {""}
-        seen = (
-            set(
-                tenant_scoped(RatioMark, tenant=tenant)
-                .filter(sweep_id__in=sweeps, account_id__in=ids)
-                .values_list("account_id", "sweep_id")
-            )
-            if sweeps
-            else set()
-        )
-        open_calls = {
-            c.account_id: c
-            for c in tenant_scoped(MarginCall, tenant=tenant).filter(
-                status=MarginCall.CallStatus.OPEN, account_id__in=ids
-            )
-        }
-        marks: list[RatioMark] = []
-        touched: dict[int, AccountLadder] = {}
-        new_calls: list[MarginCall] = []
-        raised_calls: dict[int, MarginCall] = {}
-        closed_calls: list[MarginCall] = []
-        notices: list[MarginNotice] = []
-        call_notices: list[tuple[MarginCall, dict[str, Any]]] = []
-        plan_for: dict[int, str] = {}
-        deadline: tuple[Any, datetime] | None = None
-        for change in changes:
-            account_id = int(change["account"])
-            if account_id not in accounts:
-                outcome.skipped += 1
-                continue
-            currency, owner_id = accounts[account_id]
-            sweep_id = str(change.get("sweep_id") or "")
-            status = Status(change["status"])
-            if (account_id, sweep_id) in seen:
-                outcome.skipped += 1
-                continue
-            state = states.get(account_id)
-            if state is None:
-                state = AccountLadder(
-                    tenant=tenant, account_id=account_id, status=Status.HEALTHY, changed_at=now
-                )
-                states[account_id] = state
-            previous = state.status
-            if previous == status:
-                outcome.skipped += 1
-                continue
-            touched[account_id] = state
-            seen.add((account_id, sweep_id))
-            membership_id = change.get("membership") or owner_id
-            ratio = _decimal(change.get("ratio"))
-            equity = Decimal(str(change["equity"]))
-            maintenance = Decimal(str(change["maintenance"]))
-            fully_paid = Decimal(str(change.get("fully_paid") or 0))
-            at = change.get("at") or now
-            if isinstance(at, str):
-                at = datetime.fromisoformat(at)
-            if SEVERITY[Status(previous)] == 0 and SEVERITY[status] > 0:
-                state.episode += 1
-            state.status, state.ratio, state.changed_at = status, ratio, now
-            state.membership_id = membership_id
-            outcome.transitions += 1
-            outcome.by_status[status] += 1
-            marks.append(
-                RatioMark(
-                    tenant=tenant,
-                    account_id=account_id,
-                    previous=previous,
-                    status=status,
-                    ratio=ratio,
-                    equity=equity,
-                    maintenance=maintenance,
-                    at=at,
-                    sweep_id=sweep_id,
-                    episode=state.episode,
-                )
-            )
-            base = f"ladder:{account_id}:{state.episode}"
-            context = {
-                "account_id": account_id,
-                "status": str(status),
-                "ratio": None if ratio is None else str(ratio),
-                "equity": _money(equity, currency),
-                "maintenance": _money(maintenance, currency),
-                "currency": currency,
-                "policy": f"{ladder.name} v{ladder.version}",
-            }
-            call = open_calls.get(account_id)
-            if worse(status, previous):
-                if SEVERITY[status] >= SEVERITY[Status.MARGIN_CALL]:
-                    if call is None:
-                        if deadline is None:  # one calendar lookup per batch
-                            deadline = call_deadline(
-                                tenant=tenant, issued_at=now, days=ladder.call_days
-                            )
-                        due, due_at = deadline
-                        call = MarginCall(
-                            tenant=tenant,
-                            account_id=account_id,
-                            membership_id=membership_id,
-                            episode=state.episode,
-                            stage=status,
-                            currency=currency,
-                            issued_at=now,
-                            deadline_date=due,
-                            deadline_at=due_at,
-                            ratio=ratio,
-                            equity=equity,
-                            maintenance=maintenance,
-                            target_ratio=ladder.target,
-                            deposit_needed=deposit_needed(
-                                equity=equity - fully_paid,
-                                maintenance=maintenance - fully_paid,
-                                target=ladder.target,
-                                currency=currency,
-                            ),
-                            policy_name=ladder.name,
-                            policy_version=ladder.version,
-                            policy_digest=ladder.digest,
-                        )
-                        open_calls[account_id] = call
-                        new_calls.append(call)
-                    elif worse(status, call.stage):
-                        call.stage = status
-                        call.ratio, call.equity, call.maintenance = ratio, equity, maintenance
-                        call.deposit_needed = deposit_needed(
-                            equity=equity - fully_paid,
-                            maintenance=maintenance - fully_paid,
-                            target=call.target_ratio,
-                            currency=currency,
-                        )
-                        if call.pk is not None:
-                            raised_calls[call.pk] = call
-                    step_context = {
-                        **context,
-                        "deadline": call.deadline_date.isoformat(),
-                        "deadline_at": call.deadline_at.isoformat(),
-                        "deposit_needed": _money(call.deposit_needed, currency),
-                    }
-                    call_notices.append(
-                        (call, {"step": status, "key": f"{base}:{status}", **step_context})
-                    )
-                    if SEVERITY[status] >= SEVERITY[Status.DELEVERAGE]:
-                        plan_for[account_id] = status
-                else:
-                    notice = _notice(
-                        tenant=tenant,
-                        account_id=account_id,
-                        membership_id=membership_id,
-                        step=MarginNotice.Step.WARNING,
-                        key=f"{base}:warning",
-                        context=context,
-                        now=now,
-                    )
-                    if notice is not None:
-                        notices.append(notice)
-            elif SEVERITY[status] <= SEVERITY[Status.WARNING] and call is not None:
-                call.closed_reason = str(change.get("cause") or "ratio_restored")
-                call.status = (
-                    MarginCall.CallStatus.LIQUIDATED
-                    if call.closed_reason == "liquidation"
-                    else MarginCall.CallStatus.MET
-                )
-                call.closed_at = now
-                del open_calls[account_id]
-                # A later descent from here is a new episode: fresh call and notice keys.
-                state.episode += 1
-                if call.pk is not None:
-                    closed_calls.append(call)
-                else:
-                    new_calls.remove(call)
-                call_notices.append(
-                    (
-                        call,
-                        {
-                            "step": MarginNotice.Step.MET,
-                            "key": f"{base}:met",
-                            **context,
-                            "reason": call.closed_reason,
-                        },
-                    )
-                )
-        moved = [s for s in touched.values() if s.pk is not None]
-        _rows_insert(AccountLadder, [s for s in touched.values() if s.pk is None])
-        _rows_update(
-            AccountLadder,
-            moved,
-            {
-                "status": "text",
-                "ratio": "numeric",
-                "episode": "integer",
-                "changed_at": "timestamptz",
-                "membership_id": "bigint",
-            },
-        )
-        _rows_insert(RatioMark, marks)
-        _rows_insert(MarginCall, new_calls)
-        _rows_update(
-            MarginCall,
-            list(raised_calls.values()),
-            {
-                "stage": "text",
-                "ratio": "numeric",
-                "equity": "numeric",
-                "maintenance": "numeric",
-                "deposit_needed": "numeric",
-            },
-        )
-        _rows_update(
-            MarginCall,
-            closed_calls,
-            {"status": "text", "closed_at": "timestamptz", "closed_reason": "text"},
-        )
+            # Index lookups and bulk writes: compiling them (JIT) cost more than running them.
+            cursor.execute("SET LOCAL jit = off")
         switch = crash_switch_engaged(tenant=tenant)
-        for call, data in call_notices:
-            step = data.pop("step")
-            key = data.pop("key")
-            data["crash_switch"] = switch
-            if call.pk is not None:
-                data["call_id"] = call.pk
-            notice = _notice(
+        batch = _Batch()
+        deadline: list[tuple[Any, datetime]] = []
+        for round_changes in _rounds(normalized):
+            _ladder_round(
                 tenant=tenant,
-                account_id=call.account_id,
-                membership_id=call.membership_id,
-                step=step,
-                key=key,
-                context=data,
+                ladder=ladder,
+                changes=round_changes,
                 now=now,
-                call=call if call.pk is not None else None,
+                switch=switch,
+                deadline=deadline,
+                batch=batch,
+                outcome=outcome,
             )
-            if notice is not None:
-                notices.append(notice)
-        _rows_insert(MarginNotice, notices, skip_conflicts=True)
-        outcome.calls_issued = [c.pk for c in new_calls]
-        outcome.calls_met = [c.pk for c in closed_calls]
-        outcome.notices = [n.key for n in notices]
-        if plan_for:
+        if batch.plan_for:
             planned = _proposals_plan(
                 tenant=tenant,
                 ladder=ladder,
-                wanted=plan_for,
-                calls=open_calls,
+                wanted=batch.plan_for,
+                calls=batch.open_calls,
                 now=now,
                 book_source=book_source,
                 paused=switch,
             )
-            outcome.proposals = [p.pk for p in planned]
+            outcome.proposals = [p for p, _ in planned]
             outcome.to_execute = [
-                p.pk for p in planned if p.status == Proposal.ProposalStatus.PROPOSED
+                p for p, status in planned if status == Proposal.ProposalStatus.PROPOSED
             ]
         if outcome.transitions:
-            digest = hashlib.sha256(
-                canonical_json(
-                    [[m.account_id, m.previous, m.status, str(m.ratio), m.sweep_id] for m in marks]
-                )
-            ).hexdigest()
+            sweeps = sorted({change.sweep_id for change in normalized} - {""})
             audit_record(
                 tenant=tenant,
                 actor=None,
                 actor_label=SYSTEM,
                 action="risk.ladder_moved",
                 object_type="ratio_marks",
-                object_id=",".join(sorted(sweeps))[:200],
+                object_id=",".join(sweeps)[:200],
                 payload={
                     "transitions": outcome.transitions,
                     "by_status": dict(outcome.by_status),
@@ -615,11 +819,9 @@ def ladder_apply(
                     "notices": len(outcome.notices),
                     "proposals": len(outcome.proposals),
                     "policy": ladder.as_json(),
-                    "marks_digest": digest,
+                    "marks_digest": hashlib.sha256(canonical_json(batch.marks_digest)).hexdigest(),
                     # small batches (a single sweep's few movers) list every transition
-                    "moves": [
-                        [m.account_id, m.previous, m.status, str(m.ratio)] for m in marks[:200]
-                    ],
+                    "moves": [[m[1], m[2], m[3], str(m[4])] for m in batch.marks[:200]],
                 },
             )
         if dispatch:
@@ -810,83 +1012,131 @@ def deposit_received(payload: dict[str, Any]) -> None:
 # --- deleveraging and liquidation proposals ---------------------------------------------------
 
 
+_PROPOSAL_COLUMNS = (
+    "tenant_id",
+    "account_id",
+    "membership_id",
+    "call_id",
+    "kind",
+    "status",
+    "currency",
+    "ratio_before",
+    "ratio_after",
+    "target_ratio",
+    "equity_before",
+    "maintenance_before",
+    "steps",
+    "prices",
+    "policy_version",
+    "paused_by_switch",
+    "created_at",
+    "decided_by_label",
+    "fills",
+    "proceeds",
+    "shortfall",
+)
+
+
+KIND_OF_RUNG = {
+    Status.DELEVERAGE: Proposal.Kind.DELEVERAGE.value,
+    Status.LIQUIDATE: Proposal.Kind.LIQUIDATION.value,
+}
+
+
 def _proposals_plan(
     *,
     tenant: Tenant,
     ladder: Ladder,
     wanted: dict[int, str],
-    calls: dict[int, MarginCall],
+    calls: dict[int, int],
     now: datetime,
     book_source: BookSource | None,
     paused: bool,
-) -> list[Proposal]:
-    """Plan a proposal for each account that crossed the deleverage or liquidation line; a
-    liquidation supersedes an open deleveraging proposal."""
-    existing = {
-        p.account_id: p
-        for p in tenant_scoped(Proposal, tenant=tenant).filter(
-            account_id__in=list(wanted), status__in=Proposal.OPEN
+) -> list[tuple[int, str]]:
+    """Plan a proposal for each account that crossed the deleverage or liquidation line (a
+    liquidation supersedes an open deleveraging proposal); ``calls`` maps an account to its
+    open call's id. Returns (proposal id, status) of the new proposals."""
+    wanted = dict(wanted)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, account_id, kind FROM risk_operations_proposal WHERE tenant_id = %s "
+            "AND account_id = ANY(%s) AND status = ANY(%s)",
+            [tenant.pk, list(wanted), [str(s) for s in Proposal.OPEN]],
         )
-    }
-    superseded = []
-    for account_id, status in list(wanted.items()):
-        open_one = existing.get(account_id)
-        if open_one is None:
-            continue
-        if status == Status.LIQUIDATE and open_one.kind == Proposal.Kind.DELEVERAGE:
-            open_one.status = Proposal.ProposalStatus.SUPERSEDED
-            open_one.decided_at = now
-            open_one.decided_by_label = SYSTEM
-            superseded.append(open_one)
-        else:
-            del wanted[account_id]  # one open proposal per account: the first stands
+        superseded = []
+        for proposal_id, account_id, kind in cursor.fetchall():
+            if wanted[account_id] == Status.LIQUIDATE and kind == Proposal.Kind.DELEVERAGE:
+                superseded.append((proposal_id, Proposal.ProposalStatus.SUPERSEDED.value, now))
+            else:
+                del wanted[account_id]  # one open proposal per account: the first stands
+        cursor.execute(
+            "SELECT id, currency, owner_id FROM ledger_ledgeraccount WHERE tenant_id = %s "
+            "AND id = ANY(%s)",
+            [tenant.pk, list(wanted)],
+        )
+        accounts = {row[0]: row[1:] for row in cursor.fetchall()}
+    _rows_update(
+        Proposal._meta.db_table,
+        tenant=tenant,
+        columns={"status": "text", "decided_at": "timestamptz"},
+        rows=superseded,
+    )
     if superseded:
-        Proposal.objects.bulk_update(superseded, ["status", "decided_at", "decided_by_label"])
-    accounts = {
-        a.pk: a for a in tenant_scoped(LedgerAccount, tenant=tenant).filter(pk__in=list(wanted))
-    }
-    proposals = []
-    for account_id, status in sorted(wanted.items()):
-        account = accounts[account_id]
+        Proposal.objects.filter(pk__in=[row[0] for row in superseded]).update(
+            decided_by_label=SYSTEM
+        )
+    status = (Proposal.ProposalStatus.QUEUED if paused else Proposal.ProposalStatus.PROPOSED).value
+    engine_accounts = (
+        {}
+        if book_source is not None
+        else {a.pk: a for a in tenant_scoped(LedgerAccount, tenant=tenant).filter(pk__in=wanted)}
+    )
+    policy = f"{ladder.name} v{ladder.version}"
+    rows = []
+    for account_id, rung in sorted(wanted.items()):
+        _, owner_id = accounts[account_id]
         try:
             if book_source is not None:
-                book, recompute = book_source(account)
+                book, recompute = book_source(account_id)
             else:
                 book, recompute = account_book(
-                    tenant=tenant, account=account, ladder=ladder, now=now
+                    tenant=tenant, account=engine_accounts[account_id], ladder=ladder, now=now
                 )
         except ValueError as exc:  # an instrument never quoted, an expired option…
             logger.warning("no plan for account %s: %s", account_id, exc)
             continue
-        liquidation = status == Status.LIQUIDATE
         steps = deleverage_plan(book, target=ladder.target, recompute=recompute)
-        last = steps[-1]["ratio_after"] if steps else None
-        call = calls.get(account_id)
-        proposals.append(
-            Proposal(
-                tenant=tenant,
-                account_id=account_id,
-                membership_id=account.owner_id,
-                call=call if call is not None and call.pk else None,
-                kind=Proposal.Kind.LIQUIDATION if liquidation else Proposal.Kind.DELEVERAGE,
-                status=(
-                    Proposal.ProposalStatus.QUEUED if paused else Proposal.ProposalStatus.PROPOSED
-                ),
-                currency=book.currency,
-                ratio_before=book.ratio,
-                ratio_after=_decimal(last),
-                target_ratio=ladder.target,
-                equity_before=book.equity,
-                maintenance_before=book.maintenance,
-                steps=steps,
-                prices=book.prices,
-                policy_version=f"{ladder.name} v{ladder.version}",
-                paused_by_switch=paused,
-                created_at=now,
+        rows.append(
+            (
+                tenant.pk,
+                account_id,
+                owner_id,
+                calls.get(account_id),
+                (
+                    Proposal.Kind.LIQUIDATION
+                    if rung == Status.LIQUIDATE
+                    else Proposal.Kind.DELEVERAGE
+                ).value,
+                status,
+                book.currency,
+                book.ratio,
+                _decimal(steps[-1]["ratio_after"] if steps else None),
+                ladder.target,
+                book.equity,
+                book.maintenance,
+                Jsonb(steps),
+                Jsonb(book.prices),
+                policy,
+                paused,
+                now,
+                "",
+                Jsonb([]),
+                Decimal(0),
+                Decimal(0),
             )
         )
-    _rows_insert(Proposal, proposals)
-    return proposals
+    ids = _rows_insert(Proposal._meta.db_table, _PROPOSAL_COLUMNS, rows)
+    return [(proposal_id, status) for proposal_id in ids]
 
 
 def _system_account(*, tenant: Tenant, kind: str, currency: str) -> LedgerAccount:
@@ -906,51 +1156,166 @@ def _positions_close(
     account: LedgerAccount,
     legs: list[dict[str, Any]],
     key: str,
+    memo: str,
+    actor: Any,
+    funding: Callable[[Decimal], Any],
     now: datetime,
 ) -> list[dict[str, Any]]:
-    """Close the legs at the oracle's price now, through the risk app's simulated fills.
+    """Close the legs through the risk app's order service (``risk.orders.order_fill``): each
+    leg an order filled at the oracle's price now, settled in the ledger under the
+    ``liquidation`` entry type, its position moved, idempotent per leg.
 
-    Returns the fills: symbol, quantity (the closing trade), price and the signed cash.
+    Returns the fills: symbol, quantity (the closing trade), price, the signed cash, the order.
     """
     from risk.models import Instrument, Position
-    from risk.oracle import oracle_prices
+    from risk.orders import order_fill
 
     symbols = [leg["symbol"] for leg in legs]
     instruments = {
         i.symbol: i
         for i in Instrument.objects.filter(symbol__in=symbols).select_related("underlying")
     }
-    prices = oracle_prices(instruments=instruments.values(), now=now)
     fills = []
     # Short legs first: a group's short call is bought back before its stock is sold.
     for index, leg in enumerate(sorted(legs, key=lambda leg: Decimal(leg["quantity"]))):
         instrument = instruments[leg["symbol"]]
         close = Decimal(leg["close"])
-        oracle = prices[instrument.symbol]
-        # The market's price now: the fresh median even when it jumped (the fill is real).
-        price = oracle.observed if oracle.observed is not None else oracle.price
-        cash = -close * price * instrument.multiplier
-        position = (
+        held = (
             tenant_scoped(Position, tenant=tenant)
-            .select_for_update()
-            .get(account=account, instrument=instrument)
-        )
-        if (position.quantity + close) * position.quantity < 0:
+            .filter(account=account, instrument=instrument)
+            .values_list("quantity", flat=True)
+            .first()
+        ) or Decimal(0)
+        if held == 0 or (held + close) * held < 0:
             raise ApplicationError(
                 409, "position_changed", f"{instrument.symbol}: the position changed; plan again."
             )
-        position.quantity += close
-        position.save(update_fields=["quantity", "updated_at"])
+        order = order_fill(
+            tenant=tenant,
+            account=account,
+            instrument=instrument,
+            quantity=close,
+            actor=actor,
+            idempotency_key=f"{key}:{index}",
+            entry_type="liquidation",
+            memo_prefix=memo,
+            # The market's price now: the fresh median even when it jumped (the fill is real).
+            at_market=True,
+            shortfall_funding=funding,
+            now=now,
+        )
         fills.append(
             {
                 "symbol": instrument.symbol,
                 "quantity": format(close.normalize(), "f"),
-                "price": format(price, "f"),
-                "cash": format(cash, "f"),
-                "key": f"{key}:{index}",
+                "price": format(order.fill_price, "f"),
+                "cash": format(order.cash, "f"),
+                "key": order.idempotency_key,
+                "order": order.pk,
+                "entry": order.journal_entry_id,
             }
         )
     return fills
+
+
+@dataclass
+class _ShortfallLender:
+    """A buy-back the client's cash cannot pay: the house pays the uncovered part into the
+    client-money bank account (so no other client's money buys the short back) and lends it
+    to the client (the client debt, written off later under four eyes)."""
+
+    tenant: Tenant
+    account: LedgerAccount
+    label: str
+    key: str
+    actor: Any
+    lent: Decimal = Decimal(0)
+    entries: list[int] = field(default_factory=list)
+    loan_entries: list[int] = field(default_factory=list)
+
+    def __call__(self, amount: Decimal) -> Any:
+        currency = self.account.currency
+        bank = _system_account(tenant=self.tenant, kind="custodian_bank", currency=currency)
+        house = _system_account(tenant=self.tenant, kind="house_cash", currency=currency)
+        loans = _system_account(tenant=self.tenant, kind="loan_receivable", currency=currency)
+        n = len(self.loan_entries) + 1
+        topup = entry_post(
+            tenant=self.tenant,
+            entry_type="shortfall_topup",
+            legs=[LedgerLeg(bank.pk, Side.DEBIT, amount), LedgerLeg(house.pk, Side.CREDIT, amount)],
+            idempotency_key=f"{self.key}:topup:{n}",
+            memo=f"{self.label}: house money for the shortfall",
+            actor=self.actor,
+            actor_label="" if self.actor else SYSTEM,
+        )
+        loan = entry_post(
+            tenant=self.tenant,
+            entry_type="loan_drawdown",
+            legs=[
+                LedgerLeg(loans.pk, Side.DEBIT, amount),
+                LedgerLeg(self.account.pk, Side.CREDIT, amount),
+            ],
+            idempotency_key=f"{self.key}:shortfall:{n}",
+            memo=f"{self.label}: shortfall lent to the client",
+            actor=self.actor,
+            actor_label="" if self.actor else SYSTEM,
+        )
+        self.lent += amount
+        self.entries.extend([topup.pk, loan.pk])
+        self.loan_entries.append(loan.pk)
+        return loan
+
+    def repay_from_proceeds(self) -> None:
+        """A group's own sale, settled after its buy-back was lent, repays that loan from the
+        client's cash, and the house takes its money back out of the client-money bank
+        account; what the client's cash cannot repay stays lent (the debt)."""
+        if self.lent <= 0:
+            return
+        account = LedgerAccount.objects.get(pk=self.account.pk)
+        repay = min(self.lent, max(account.available, Decimal(0)))
+        if repay <= 0:
+            return
+        currency = account.currency
+        bank = _system_account(tenant=self.tenant, kind="custodian_bank", currency=currency)
+        house = _system_account(tenant=self.tenant, kind="house_cash", currency=currency)
+        loans = _system_account(tenant=self.tenant, kind="loan_receivable", currency=currency)
+        for entry_type, legs, suffix, memo in (
+            (
+                "liquidation",
+                [LedgerLeg(account.pk, Side.DEBIT, repay), LedgerLeg(loans.pk, Side.CREDIT, repay)],
+                "repaid",
+                "proceeds repay the shortfall loan",
+            ),
+            (
+                "sweep",
+                [LedgerLeg(house.pk, Side.DEBIT, repay), LedgerLeg(bank.pk, Side.CREDIT, repay)],
+                "returned",
+                "the house's money leaves the client-money bank account",
+            ),
+        ):
+            self.entries.append(
+                entry_post(
+                    tenant=self.tenant,
+                    entry_type=entry_type,
+                    legs=legs,
+                    idempotency_key=f"{self.key}:{suffix}",
+                    memo=f"{self.label}: {memo}",
+                    actor=self.actor,
+                    actor_label="" if self.actor else SYSTEM,
+                ).pk
+            )
+        self.lent -= repay
+
+
+def _step_cash(step: dict[str, Any]) -> Decimal:
+    """The cash a step's closings bring in at the plan's prices (negative: they cost)."""
+    return sum(
+        (
+            -Decimal(leg["close"]) * Decimal(leg["price"]) * Decimal(leg.get("multiplier") or 1)
+            for leg in step["legs"]
+        ),
+        Decimal(0),
+    )
 
 
 def proposal_execute(
@@ -963,12 +1328,13 @@ def proposal_execute(
     now: datetime | None = None,
     dispatch: bool = True,
 ) -> Proposal:
-    """Close the proposal's groups, step by step, at simulated fills; post the cash.
+    """Close the proposal's groups, step by step, through the risk app's order service.
 
-    Proceeds are credited to the client's money; a buy-back the client's cash cannot pay is
-    lent by the house (``loan_drawdown``) and recorded as client debt, to be written off under
-    four eyes. Automatic execution stops if the crash switch engaged meanwhile (the proposal
-    waits in the queue).
+    Each leg is an order (``risk.orders.order_fill``) settled under the ``liquidation`` entry
+    type: a sale's proceeds credit the client's money, a buy-back is paid from it; a buy-back
+    the client's cash cannot pay is lent by the house (``_ShortfallLender``) and recorded as
+    client debt, to be written off under four eyes. Automatic execution stops if the crash
+    switch engaged meanwhile (the proposal waits in the queue).
     """
     with transaction.atomic():
         proposal = (
@@ -987,108 +1353,44 @@ def proposal_execute(
                 proposal.paused_by_switch = True
                 proposal.save(update_fields=["status", "paused_by_switch"])
             return proposal
-        account = (
-            tenant_scoped(LedgerAccount, tenant=tenant)
-            .select_for_update()
-            .get(pk=proposal.account_id)
-        )
+        account = tenant_scoped(LedgerAccount, tenant=tenant).get(pk=proposal.account_id)
         currency = account.currency
+        key = f"risk_ops:proposal:{proposal.pk}"
+        label = f"{proposal.kind} {proposal.pk}"
+        lender = _ShortfallLender(tenant=tenant, account=account, label=label, key=key, actor=actor)
         fills: list[dict[str, Any]] = []
-        for step in proposal.steps:
+        # Each group closes whole, its short leg first; the groups that raise cash settle
+        # before those that cost cash, so a buy-back is paid from the proceeds and only the
+        # proposal's true shortfall is lent (the plan's groups and their effect are the same).
+        for step in sorted(proposal.steps, key=_step_cash, reverse=True):
             step_fills = _positions_close(
                 tenant=tenant,
                 account=account,
                 legs=step["legs"],
-                key=f"proposal:{proposal.pk}:step:{step['step']}",
+                key=f"{key}:step:{step['step']}",
+                memo=label,
+                actor=actor,
+                funding=lender,
                 now=now or timezone.now(),
             )
             for fill in step_fills:
                 fill["step"] = step["step"]
             fills.extend(step_fills)
-        net = sum((Decimal(f["cash"]) for f in fills), Decimal(0)).quantize(
-            quantum(currency), rounding="ROUND_FLOOR"
-        )
-        bank = _system_account(tenant=tenant, kind="custodian_bank", currency=currency)
-        entries: list[int] = []
-        shortfall = Decimal(0)
-        loan_entry = None
-        key = f"risk_ops:proposal:{proposal.pk}"
-        if net > 0:
-            entries.append(
-                entry_post(
-                    tenant=tenant,
-                    entry_type="liquidation",
-                    legs=[
-                        LedgerLeg(bank.pk, Side.DEBIT, net),
-                        LedgerLeg(account.pk, Side.CREDIT, net),
-                    ],
-                    idempotency_key=f"{key}:proceeds",
-                    memo=f"{proposal.kind} {proposal.pk}: net proceeds",
-                    actor=actor,
-                    actor_label=actor_label or SYSTEM,
-                ).pk
+        fills.sort(key=lambda f: (f["step"], f["key"]))
+        net = sum((Decimal(f["cash"]) for f in fills), Decimal(0))
+        lender.repay_from_proceeds()
+        shortfall = lender.lent
+        entries = sorted([*lender.entries, *(f["entry"] for f in fills)])
+        if shortfall > 0:
+            ClientDebt.objects.create(
+                tenant=tenant,
+                account_id=account.pk,
+                proposal=proposal,
+                currency=currency,
+                amount=shortfall,
+                loan_entry_id=lender.loan_entries[0],
+                created_at=timezone.now(),
             )
-        elif net < 0:
-            cost = -net
-            account.refresh_from_db()
-            available = max(account.available, Decimal(0))
-            shortfall = max(cost - available, Decimal(0))
-            if shortfall > 0:
-                # The house pays the uncovered part into the client-money bank account (so no
-                # other client's money buys the short back) and lends it to the client.
-                house = _system_account(tenant=tenant, kind="house_cash", currency=currency)
-                entries.append(
-                    entry_post(
-                        tenant=tenant,
-                        entry_type="shortfall_topup",
-                        legs=[
-                            LedgerLeg(bank.pk, Side.DEBIT, shortfall),
-                            LedgerLeg(house.pk, Side.CREDIT, shortfall),
-                        ],
-                        idempotency_key=f"{key}:topup",
-                        memo=f"{proposal.kind} {proposal.pk}: house money for the shortfall",
-                        actor=actor,
-                        actor_label=actor_label or SYSTEM,
-                    ).pk
-                )
-                loans = _system_account(tenant=tenant, kind="loan_receivable", currency=currency)
-                loan_entry = entry_post(
-                    tenant=tenant,
-                    entry_type="loan_drawdown",
-                    legs=[
-                        LedgerLeg(loans.pk, Side.DEBIT, shortfall),
-                        LedgerLeg(account.pk, Side.CREDIT, shortfall),
-                    ],
-                    idempotency_key=f"{key}:shortfall",
-                    memo=f"{proposal.kind} {proposal.pk}: shortfall lent to the client",
-                    actor=actor,
-                    actor_label=actor_label or SYSTEM,
-                )
-                entries.append(loan_entry.pk)
-            entries.append(
-                entry_post(
-                    tenant=tenant,
-                    entry_type="liquidation",
-                    legs=[
-                        LedgerLeg(account.pk, Side.DEBIT, cost),
-                        LedgerLeg(bank.pk, Side.CREDIT, cost),
-                    ],
-                    idempotency_key=f"{key}:cost",
-                    memo=f"{proposal.kind} {proposal.pk}: net cost of closing",
-                    actor=actor,
-                    actor_label=actor_label or SYSTEM,
-                ).pk
-            )
-            if loan_entry is not None:
-                ClientDebt.objects.create(
-                    tenant=tenant,
-                    account_id=account.pk,
-                    proposal=proposal,
-                    currency=currency,
-                    amount=shortfall,
-                    loan_entry_id=loan_entry.pk,
-                    created_at=timezone.now(),
-                )
         proposal.status = Proposal.ProposalStatus.EXECUTED
         proposal.decided_at = now or timezone.now()
         proposal.decided_by_label = actor_label or getattr(actor, "email", "") or SYSTEM
@@ -1192,7 +1494,7 @@ def _settlement_announce(
             "account": account.pk,
             "membership": account.owner_id,
             "liquidation": f"risk_operations.proposal:{proposal.pk}",
-            "orders": [],
+            "orders": [f["order"] for f in proposal.fills if "order" in f],
             "currency": account.currency,
             "proceeds": str(max(net, Decimal(0))),
             "at": timezone.now().isoformat(),
@@ -1203,7 +1505,7 @@ def _settlement_announce(
     )
 
 
-def proposal_approve(
+def proposal_execution_request(
     *,
     tenant: Tenant,
     actor: Any,
@@ -1211,22 +1513,89 @@ def proposal_approve(
     proposal_id: Any,
     reason: str,
     request: HttpRequest | None = None,
-) -> Proposal:
-    """A risk officer executes a queued (or proposed) proposal by hand."""
-    reason = _reason(reason)
-    _risk_officer_require(membership)
+) -> Any:
+    """A risk officer asks to execute an open proposal by hand (one queued by the crash
+    switch, or any proposed one): four eyes. A second risk officer, another person, approves
+    it through the platform's approvals; the proposal executes inside that approval, so both
+    happen or neither. Returns the approval request."""
+    from platform_core.audit.approvals import approval_request_create
+
+    proposal = _proposal_for_request(tenant=tenant, proposal_id=proposal_id)
     with transaction.atomic():
-        proposal = _open_proposal(tenant=tenant, proposal_id=proposal_id)
-        audit_record(
+        approval = approval_request_create(
             tenant=tenant,
             actor=actor,
-            action="risk.proposal_approved",
-            object_type="proposal",
-            object_id=proposal.pk,
+            membership=membership,
+            action=EXECUTE_ACTION,
+            params={"proposal_id": proposal.pk},
             reason=reason,
             request=request,
         )
-        return proposal_execute(tenant=tenant, proposal_id=proposal.pk, actor=actor)
+        tenant_scoped(Proposal, tenant=tenant).filter(pk=proposal.pk).update(
+            approval_id=approval.pk
+        )
+    return approval
+
+
+def _proposal_for_request(*, tenant: Tenant, proposal_id: Any) -> Proposal:
+    from platform_core.audit.models import ApprovalRequest
+    from risk.operations.selectors import access_proposal_by_id
+
+    proposal = access_proposal_by_id(tenant=tenant, proposal_id=proposal_id)
+    if proposal.status not in Proposal.OPEN:
+        raise ApplicationError(
+            409, "proposal_decided", f"This proposal is already {proposal.status}."
+        )
+    if (
+        proposal.approval_id
+        and tenant_scoped(ApprovalRequest, tenant=tenant)
+        .filter(
+            pk=proposal.approval_id,
+            status=ApprovalRequest.Status.PENDING,
+            expires_at__gt=timezone.now(),
+        )
+        .exists()
+    ):
+        raise ApplicationError(
+            409, "approval_pending", "Its execution already waits for a second risk officer."
+        )
+    return proposal
+
+
+def proposal_execution_validate(*, tenant: Tenant, params: dict[str, Any]) -> dict[str, Any]:
+    from django.core.exceptions import ValidationError
+
+    try:
+        proposal_id = int(str(params.get("proposal_id")))
+    except ValueError:
+        raise ValidationError({"proposal_id": ["A proposal id is required."]}) from None
+    try:
+        _proposal_for_request(tenant=tenant, proposal_id=proposal_id)
+    except ApplicationError as refusal:
+        raise ValidationError({"proposal_id": [refusal.message]}) from None
+    return {"proposal_id": proposal_id}
+
+
+def proposal_execution_execute(
+    *, tenant: Tenant, params: dict[str, Any], maker: Any, approver: Any
+) -> dict[str, Any]:
+    """The approval's action: execute the proposal now, at the market's prices now."""
+    proposal = _open_proposal(tenant=tenant, proposal_id=params["proposal_id"])
+    audit_record(
+        tenant=tenant,
+        actor=approver,
+        action="risk.proposal_approved",
+        object_type="proposal",
+        object_id=proposal.pk,
+        payload={"maker": maker.email, "approver": approver.email, "kind": proposal.kind},
+    )
+    executed = proposal_execute(tenant=tenant, proposal_id=proposal.pk, actor=approver)
+    return {
+        "proposal_id": executed.pk,
+        "status": executed.status,
+        "proceeds": str(executed.proceeds),
+        "shortfall": str(executed.shortfall),
+    }
 
 
 def proposal_reject(
@@ -1317,12 +1686,12 @@ def calls_deadline_check(*, tenant: Tenant, now: datetime | None = None) -> dict
                 tenant=tenant,
                 ladder=ladder_for(tenant=tenant),
                 wanted=overdue,
-                calls={c.account_id: c for c in open_calls},
+                calls={c.account_id: c.pk for c in open_calls},
                 now=now,
                 book_source=None,
                 paused=crash_switch_engaged(tenant=tenant),
             )
-            for proposal in planned:
+            for proposal in Proposal.objects.filter(pk__in=[p for p, _ in planned]):
                 audit_record(
                     tenant=tenant,
                     actor=None,
@@ -1336,7 +1705,7 @@ def calls_deadline_check(*, tenant: Tenant, now: datetime | None = None) -> dict
 
         if keys:
             tasks.notices_dispatch_task.delay_on_commit(tenant.pk, keys)
-        execute = [p.pk for p in planned if p.status == Proposal.ProposalStatus.PROPOSED]
+        execute = [p for p, status in planned if status == Proposal.ProposalStatus.PROPOSED]
         if execute:
             tasks.proposals_execute_task.delay_on_commit(tenant.pk, execute)
     return {"reminded": len(keys), "overdue": len(planned)}

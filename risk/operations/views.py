@@ -4,6 +4,7 @@ positions and the dispute form. Parse, authorise, call, render."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -11,10 +12,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from platform_core.audit.approvals import approval_request_create
+from platform_core.audit.approvals import approval_request_approve, approval_request_create
 from platform_core.exceptions import ApplicationError
 from platform_core.tenancy.roles import Role
 from platform_core.views import role_required
@@ -26,7 +28,7 @@ from risk.operations.services import (
     crash_switch_release,
     dispute_open,
     dispute_resolve,
-    proposal_approve,
+    proposal_execution_request,
     proposal_reject,
 )
 
@@ -84,11 +86,16 @@ def console_crash_switch(request: HttpRequest) -> HttpResponse:
 def console_margin_proposal(request: HttpRequest, proposal_id: int) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
     proposal = selectors.access_proposal_by_id(tenant=tenant, proposal_id=proposal_id)
+    approval = selectors.proposal_approval(tenant=tenant, proposal=proposal)
     return render(
         request,
         "risk_operations/console_proposal.html",
         {
             "proposal": proposal,
+            "approval": approval,
+            "approval_pending": approval is not None
+            and approval.status == "pending"
+            and approval.expires_at > timezone.now(),
             "switch": selectors.crash_switch_state(tenant=tenant),
             "may_act": request.membership.role in RISK,  # type: ignore[attr-defined]
         },
@@ -98,26 +105,43 @@ def console_margin_proposal(request: HttpRequest, proposal_id: int) -> HttpRespo
 @require_POST
 @role_required(RISK)
 def console_margin_proposal_decide(request: HttpRequest, proposal_id: int) -> HttpResponse:
+    """Ask for execution (the maker), approve a pending request (a second risk officer), or
+    reject the proposal."""
     tenant, membership = request.tenant, request.membership  # type: ignore[attr-defined]
     proposal = selectors.access_proposal_by_id(tenant=tenant, proposal_id=proposal_id)
-    decide = proposal_approve if request.POST.get("action") == "approve" else proposal_reject
+    action = request.POST.get("action")
+    common = {
+        "tenant": tenant,
+        "actor": request.user,
+        "membership": membership,
+        "reason": request.POST.get("reason", ""),
+        "request": request,
+    }
     try:
-        decided = decide(
-            tenant=tenant,
-            actor=request.user,
-            membership=membership,
-            proposal_id=proposal.pk,
-            reason=request.POST.get("reason", ""),
-            request=request,
-        )
+        if action == "request":
+            proposal_execution_request(proposal_id=proposal.pk, **common)
+            messages.success(
+                request,
+                _("Proposal #%(id)s: its execution waits for a second risk officer.")
+                % {"id": proposal.pk},
+            )
+        elif action == "approve" and proposal.approval_id:
+            approval_request_approve(approval_id=proposal.approval_id, **common)
+            proposal.refresh_from_db()
+            messages.success(
+                request,
+                _("Proposal #%(id)s: %(status)s.")
+                % {"id": proposal.pk, "status": proposal.get_status_display()},
+            )
+        else:
+            decided = proposal_reject(proposal_id=proposal.pk, **common)
+            messages.success(
+                request,
+                _("Proposal #%(id)s: %(status)s.")
+                % {"id": decided.pk, "status": decided.get_status_display()},
+            )
     except ApplicationError as refusal:
         messages.error(request, _refusal_text(refusal))
-    else:
-        messages.success(
-            request,
-            _("Proposal #%(id)s: %(status)s.")
-            % {"id": decided.pk, "status": decided.get_status_display()},
-        )
     return HttpResponseRedirect(reverse("console-margin-proposal", args=[proposal.pk]))
 
 
@@ -187,6 +211,17 @@ def portal_margin_calls(request: HttpRequest) -> HttpResponse:
     for call in calls:
         left = max(int((call.deadline_at - now).total_seconds()), 0)
         call.seconds_left, call.hours_left = left, left // 3600  # type: ignore[attr-defined]
+        # The hints are priced when computed, the call when issued: both are shown with their
+        # times, and the difference named when prices moved in between.
+        priced = parse_datetime(str(call.hints.get("computed_at") or ""))
+        call.hints_priced_at = priced  # type: ignore[attr-defined]
+        call.hints_deposit_moved = (
+            bool(call.hints)
+            and Decimal(  # type: ignore[attr-defined]
+                str(call.hints.get("deposit") or 0)
+            )
+            != call.deposit_needed
+        )
     return render(
         request,
         "risk_operations/portal_calls.html",

@@ -18,21 +18,29 @@ from django.utils import timezone
 
 from ledger.models import JournalEntry, LedgerAccount
 from ledger.services import account_create, transfer_post
-from platform_core.audit.approvals import approval_request_approve, approval_request_create
-from platform_core.audit.models import AuditEvent, Notification
+from platform_core.audit.approvals import (
+    approval_request_approve,
+    approval_request_create,
+    approvals_expire,
+)
+from platform_core.audit.models import ApprovalRequest, AuditEvent, Notification
+from platform_core.exceptions import ApplicationError
+from platform_core.tenancy.roles import Role
 from risk.engine.policies import margin_compute
 from risk.engine.portfolio import portfolio_parse
 from risk.hooks import crash_signal
-from risk.models import Position
+from risk.models import Instrument, Order, Position, Quote
 from risk.operations.models import ClientDebt, CrashSwitch, MarginCall, Proposal
 from risk.operations.services import (
     WRITEOFF_ACTION,
+    crash_signal_received,
+    crash_switch_engage,
     crash_switch_release,
-    proposal_approve,
+    proposal_execution_request,
 )
-from tests.conftest import TenantPeople
+from tests.conftest import TenantPeople, as_tenant, make_person, make_tenant_people
 from tests.ledger.factories import key, open_book
-from tests.risk.factories import equity, hold, option
+from tests.risk.factories import SOURCES, equity, hold, option
 from tests.risk_operations.helpers import Clock, conserved, prices, refreshed, sweep
 
 pytestmark = pytest.mark.django_db
@@ -174,6 +182,16 @@ def test_a_gap_liquidates_whole_groups_and_the_shortfall_is_written_off(
     assert proposal.shortfall == Decimal("626.0000")
     assert ClientDebt.objects.get().amount == Decimal("626.0000")
     assert refreshed(book.client).balance == 0
+    # Positions, orders and the ledger agree: every leg is one order of risk's order service
+    # that moved the position to zero, each settled by one liquidation entry of its cash.
+    orders = list(Order.objects.select_related("instrument"))
+    assert sorted(o.idempotency_key for o in orders) == sorted(f["key"] for f in proposal.fills)
+    for order in orders:
+        assert start[order.instrument.symbol] + order.quantity == 0
+        entry = JournalEntry.objects.get(pk=order.journal_entry_id)
+        assert entry.entry_type == "liquidation"
+        assert {p.amount for p in entry.postings.all()} == {abs(order.cash)}
+    assert sum(o.cash for o in orders) == proposal.proceeds
     call = MarginCall.objects.get()
     assert call.status == "liquidated" and call.closed_reason == "liquidation"
     assert Notification.objects.filter(kind="margin.liquidation").count() == 1
@@ -225,11 +243,20 @@ def test_a_gap_through_the_liquidation_line_leaves_debt_written_off_under_four_e
     loan = JournalEntry.objects.get(pk=debt.loan_entry_id)
     assert loan.entry_type == "loan_drawdown"
     types = list(
-        JournalEntry.objects.filter(idempotency_key__startswith=f"risk_ops:proposal:{proposal.pk}")
+        JournalEntry.objects.filter(idempotency_key__contains=f"risk_ops:proposal:{proposal.pk}:")
         .order_by("pk")
         .values_list("entry_type", flat=True)
     )
     assert types == ["shortfall_topup", "loan_drawdown", "liquidation"]
+    # The buy-back went through risk's order service: one order, its entry the liquidation.
+    order = Order.objects.get()
+    assert (order.quantity, order.fill_price, order.cash) == (
+        Decimal("1000"),
+        Decimal("30"),
+        Decimal("-30000.0000"),
+    )
+    assert JournalEntry.objects.get(pk=order.journal_entry_id).entry_type == "liquidation"
+    assert proposal.fills[0]["order"] == order.pk
     assert refreshed(naked.client).balance == 0
     loans = LedgerAccount.objects.get(kind="loan_receivable")
     assert loans.balance == Decimal("2000")
@@ -267,18 +294,43 @@ def test_a_gap_through_the_liquidation_line_leaves_debt_written_off_under_four_e
     assert AuditEvent.objects.filter(action="risk.debt_written_off").count() == 1
 
 
-def test_the_crash_switch_stops_automatic_action_and_approval_executes(
+def crash(clock: Clock, **fall: tuple[str, str]) -> dict[str, Any]:
+    """Quote each symbol at (before, after) five minutes apart, the oracle's crash window, and
+    return the signal the oracle sends (a market-wide 8% fall)."""
+    before, now = clock.now + timedelta(minutes=1), clock.now + timedelta(minutes=6)
+    for symbol, (old, new) in fall.items():
+        instrument = Instrument.objects.get(symbol=symbol)
+        for source in SOURCES:
+            for price, at in ((old, before), (new, now)):
+                Quote.objects.create(
+                    instrument=instrument, source=source, price=Decimal(price), at=at
+                )
+    clock.now = now
+    return {
+        "direction": "down",
+        "move": "-0.0812",
+        "threshold": "0.07",
+        "window_seconds": 300,
+        "instruments": 40,
+        "at": now.isoformat(),
+    }
+
+
+def second_risk_officer(people: TenantPeople) -> Any:
+    return make_person(people.tenant, "risk2@acme.example", Role.RISK_OFFICER)
+
+
+def test_the_crash_switch_stops_automatic_action_and_four_eyes_execute(
     acme: TenantPeople, naked: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     tenant = acme.tenant
     clock = Clock()
     prices(clock, DEF="20")
     sweep(tenant, clock)
-    # The oracle's crash signal engages the switch by itself.
+    # The oracle's crash signal engages the switch by itself: DEF, what Acme's client holds,
+    # fell 10% within the window.
     with django_capture_on_commit_callbacks(execute=True):
-        crash_signal.send(
-            {"direction": "down", "move": "-0.0812", "threshold": "0.07", "window_seconds": 300}
-        )
+        crash_signal.send(crash(clock, DEF=("20", "18")))
     switch = CrashSwitch.objects.get()
     assert switch.engaged and switch.changed_by_label == "system:crash_signal"
     assert AuditEvent.objects.filter(action="risk.crash_switch_engaged").count() == 1
@@ -299,16 +351,155 @@ def test_the_crash_switch_stops_automatic_action_and_approval_executes(
     proposal.refresh_from_db()
     assert proposal.status == "queued"
 
+    # Four eyes: one risk officer asks, another executes.
+    approval = proposal_execution_request(
+        tenant=tenant,
+        actor=acme.risk.user,
+        membership=acme.risk.membership,
+        proposal_id=proposal.pk,
+        reason="fills look fair",
+    )
+    proposal.refresh_from_db()
+    assert (proposal.status, proposal.approval_id) == ("queued", approval.pk)
+    assert held(naked.client) == {"DEF": Decimal("-1000")}
+    other = second_risk_officer(acme)
     with django_capture_on_commit_callbacks(execute=True):
-        proposal_approve(
+        approval_request_approve(
+            tenant=tenant,
+            actor=other.user,
+            membership=other.membership,
+            approval_id=approval.pk,
+            reason="checked the marks",
+        )
+    proposal.refresh_from_db()
+    assert proposal.status == "executed"
+    assert proposal.decided_by_label == other.email
+    assert held(naked.client) == {}
+    event = AuditEvent.objects.get(action="risk.proposal_approved")
+    assert event.payload["maker"] == acme.risk.email
+    assert event.payload["approver"] == other.email
+
+
+def test_the_maker_cannot_approve_their_own_execution_request(
+    acme: TenantPeople, naked: Any
+) -> None:
+    """Four eyes (ARCHITECTURE.md, risk officer: liquidation approval): the person who asks
+    cannot be the one who approves, nor can another role."""
+    tenant = acme.tenant
+    clock = Clock()
+    prices(clock, DEF="20")
+    sweep(tenant, clock)
+    crash_switch_engage(tenant=tenant, actor=acme.risk.user, reason="exchange halted")
+    prices(clock, DEF="27")
+    sweep(tenant, clock)
+    proposal = Proposal.objects.get(status="queued")
+    approval = proposal_execution_request(
+        tenant=tenant,
+        actor=acme.risk.user,
+        membership=acme.risk.membership,
+        proposal_id=proposal.pk,
+        reason="close it",
+    )
+    with pytest.raises(ApplicationError) as refused:
+        approval_request_approve(
+            tenant=tenant,
+            actor=acme.risk.user,
+            membership=acme.risk.membership,
+            approval_id=approval.pk,
+            reason="me again",
+        )
+    assert refused.value.error_code == "maker_cannot_decide"
+    with pytest.raises(ApplicationError) as wrong_role:
+        approval_request_approve(
+            tenant=tenant,
+            actor=acme.admin.user,
+            membership=acme.admin.membership,
+            approval_id=approval.pk,
+            reason="admin",
+        )
+    assert wrong_role.value.error_code == "approver_role_required"
+    # A second request for the same proposal while one is pending is refused.
+    with pytest.raises(ApplicationError) as twice:
+        proposal_execution_request(
             tenant=tenant,
             actor=acme.risk.user,
             membership=acme.risk.membership,
             proposal_id=proposal.pk,
-            reason="fills look fair",
+            reason="again",
         )
+    assert twice.value.error_code == "approval_pending"
     proposal.refresh_from_db()
-    assert proposal.status == "executed"
-    assert proposal.decided_by_label == acme.risk.email
-    assert held(naked.client) == {}
-    assert AuditEvent.objects.filter(action="risk.proposal_approved").count() == 1
+    assert proposal.status == "queued"
+    assert held(naked.client) == {"DEF": Decimal("-1000")}
+    assert not AuditEvent.objects.filter(action="risk.proposal_executed").exists()
+
+
+def test_an_expired_execution_request_executes_nothing_and_may_be_asked_again(
+    acme: TenantPeople, naked: Any
+) -> None:
+    tenant = acme.tenant
+    clock = Clock()
+    prices(clock, DEF="20")
+    sweep(tenant, clock)
+    crash_switch_engage(tenant=tenant, actor=acme.risk.user, reason="exchange halted")
+    prices(clock, DEF="27")
+    sweep(tenant, clock)
+    proposal = Proposal.objects.get(status="queued")
+    approval = proposal_execution_request(
+        tenant=tenant,
+        actor=acme.risk.user,
+        membership=acme.risk.membership,
+        proposal_id=proposal.pk,
+        reason="close it",
+    )
+    assert approval.expires_at - approval.created_at <= timedelta(hours=1, seconds=1)
+    ApprovalRequest.objects.filter(pk=approval.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    other = second_risk_officer(acme)
+    with pytest.raises(ApplicationError) as expired:
+        approval_request_approve(
+            tenant=tenant,
+            actor=other.user,
+            membership=other.membership,
+            approval_id=approval.pk,
+            reason="too late",
+        )
+    assert expired.value.error_code == "approval_expired"
+    assert approvals_expire(tenant=tenant) == 1
+    proposal.refresh_from_db()
+    assert proposal.status == "queued"
+    assert held(naked.client) == {"DEF": Decimal("-1000")}
+    again = proposal_execution_request(
+        tenant=tenant,
+        actor=other.user,
+        membership=other.membership,
+        proposal_id=proposal.pk,
+        reason="still needed",
+    )
+    assert again.pk != approval.pk and again.status == "pending"
+
+
+def test_a_crash_in_one_tenants_instruments_does_not_pause_another(
+    acme: TenantPeople, naked: Any
+) -> None:
+    """The switch engages for the tenant whose clients hold what fell (DEF, down 10%), not for
+    Globex, whose client holds only GHI (flat), though the oracle's signal is market-wide."""
+    globex = make_tenant_people("globex")
+    ghi = equity("GHI")
+    with as_tenant(globex.tenant):
+        other_book = open_book(globex)
+        other_book.fund("50000.00")
+        hold(other_book.client, ghi, "100")
+    clock = Clock()
+    signal = crash(clock, DEF=("20", "18"), GHI=("30", "30"))
+    crash_signal_received(signal)
+    assert CrashSwitch.objects.get().engaged  # Acme's
+    with as_tenant(globex.tenant):
+        assert not CrashSwitch.objects.filter(engaged=True).exists()
+        assert not AuditEvent.objects.filter(action="risk.crash_switch_engaged").exists()
+    event = AuditEvent.objects.get(action="risk.crash_switch_engaged")
+    assert event.payload["tenant_moves"] == {"DEF": "-0.1000"}
+    # A signal upwards, or one where Acme's underlyings barely moved, engages nothing more.
+    crash_signal_received({**signal, "direction": "up"})
+    assert AuditEvent.objects.filter(action="risk.crash_switch_engaged").count() == 1
