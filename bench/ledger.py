@@ -11,6 +11,7 @@ left on; the PostgreSQL settings are printed. Every invariant is checked at the 
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import threading
@@ -20,8 +21,10 @@ from decimal import Decimal
 
 from django.db import connection, connections
 
+from bench.ledger_profile import backend_cpu
+from ledger.hooks import entry_committed
 from ledger.models import JournalEntry, LedgerAccount, Posting
-from ledger.rules import Side
+from ledger.rules import ACCOUNT_KINDS, Side
 from ledger.services import EntrySpec, Leg, account_create, entries_post_batch, entry_post
 from ledger.verification import ledger_problems
 from platform_core.tenancy.models import Membership, Tenant
@@ -44,9 +47,22 @@ def _seed() -> tuple[Tenant, list[int], int, int]:
         )
         bank = account_create(tenant=tenant, kind="custodian_bank", currency="USD")
         fees = account_create(tenant=tenant, kind="fee_income", currency="USD")
+        # One insert (account_create audits each opening; 2,000 of them only slow the seed).
+        rule = ACCOUNT_KINDS["client_cash"]
         clients = [
-            account_create(tenant=tenant, kind="client_cash", currency="USD", owner_id=m.pk).pk
-            for m in members
+            a.pk
+            for a in LedgerAccount.objects.bulk_create(
+                LedgerAccount(
+                    tenant=tenant,
+                    kind="client_cash",
+                    currency="USD",
+                    owner=m,
+                    normal_side=rule.normal_side,
+                    money_class=rule.money_class,
+                    may_go_negative=rule.may_go_negative,
+                )
+                for m in members
+            )
         ]
         specs = [
             EntrySpec(
@@ -147,35 +163,46 @@ def _run(
     stop = time.monotonic() + SECONDS
     lock = threading.Lock()
 
+    database_cpu = [0.0] * writers
+
     def work(n: int) -> None:
         rng = random.Random(n * 7919 + hot)
         mine: list[float] = []
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        cpu = backend_cpu(pid)
         try:
             while time.monotonic() < stop:
                 started = time.perf_counter()
                 counts[n] += operation(tenant, rng, clients, fees, hot)
                 mine.append(time.perf_counter() - started)
         finally:
+            database_cpu[n] = backend_cpu(pid) - cpu
             connections.close_all()
             with lock:
                 latencies.extend(mine)
 
     started = time.monotonic()
+    python_cpu = time.process_time()
     threads = [threading.Thread(target=work, args=(n,)) for n in range(writers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
+    python_cpu = time.process_time() - python_cpu
+
     latencies.sort()
     total = sum(counts)
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000
     unit = "per batch" if operation is _batch else "per entry"
     print(
-        f"{name:<9} writers={writers} {'hot ' if hot else 'cold'} "
-        f"{total / elapsed:8.0f} entries/s ({2 * total / elapsed:7.0f} postings/s)  "
-        f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms {unit}"
+        f"{name:<8} {writers} {'hot ' if hot else 'cold'} "
+        f"{total / elapsed:7.0f} entries/s {2 * total / elapsed:7.0f} postings/s  "
+        f"p50 {p50:7.2f} p99 {p99:7.2f} ms {unit:<9}  CPU per entry: "
+        f"db {1000 * sum(database_cpu) / total:5.2f} ms, python {1000 * python_cpu / total:5.2f} ms"
     )
 
 
@@ -183,7 +210,18 @@ CASES = {"naive": _naive, "service": _service, "nested": _nested, "batch": _batc
 
 
 def run(args: list[str]) -> None:
-    """All cases by default; ``PATH[:WRITERS[:hot|cold]] ...`` picks some (``service:4:cold``)."""
+    """All cases by default; ``PATH[:WRITERS[:hot|cold]] ...`` picks some (``service:4:cold``).
+
+    ``profile [ENTRIES]`` instead shows where the time of one entry goes (``bench.ledger_profile``).
+    """
+    if args[:1] == ["profile"]:
+        from bench import ledger_profile
+
+        listeners = list(entry_committed._listeners)
+        for listener in listeners:
+            entry_committed.disconnect(listener)
+        ledger_profile.run(args[1:], _seed(), listeners)
+        return
     wanted = []
     for arg in args:
         path, _, rest = arg.partition(":")
@@ -200,7 +238,7 @@ def run(args: list[str]) -> None:
             for hot in (False, True)
             for writers in (1, 4, 8)
             for path in ("naive", "service", "nested")
-        ] + [("batch", 4, False), ("batch", 4, True)]
+        ] + [("batch", writers, hot) for hot in (False, True) for writers in (1, 4, 8)]
         wanted.sort(key=lambda case: case[2])
     with connection.cursor() as cursor:
         settings = {}
@@ -208,13 +246,24 @@ def run(args: list[str]) -> None:
             "server_version",
             "fsync",
             "synchronous_commit",
+            "wal_sync_method",
+            "full_page_writes",
+            "commit_delay",
             "shared_buffers",
             "wal_level",
         ):
             cursor.execute(f"SHOW {name}")
             settings[name] = cursor.fetchone()[0]
     print("PostgreSQL", ", ".join(f"{k}={v}" for k, v in settings.items()))
-    print(f"{ACCOUNTS} client accounts, {SECONDS:.0f} s per case, batch path {BATCH} entries/txn\n")
+    print(f"{ACCOUNTS} client accounts, {SECONDS:.0f} s per case, batch path {BATCH} entries/txn")
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"load average {load} on {os.cpu_count()} CPUs")
+    # Other apps' after-commit listeners (KYC monitoring, margin calls) run in the writer's
+    # thread and cost more than the posting; the profile measures them apart.
+    listeners = list(entry_committed._listeners)
+    for listener in listeners:
+        entry_committed.disconnect(listener)
+    print(f"entry_committed listeners detached: {len(listeners)}\n")
     context = _seed()
     for path, writers, hot in wanted:
         _run(path, CASES[path], writers, hot, context)

@@ -106,7 +106,10 @@ class JournalEntry(models.Model):
         "EntryType", [(t.upper(), (t, t.replace("_", " "))) for t in ENTRY_TYPES]
     )
 
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    # The unique (tenant, id) and (tenant, idempotency_key) indexes begin with tenant_id.
+    tenant = models.ForeignKey(
+        "tenancy.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     entry_type = models.CharField(max_length=32, choices=EntryType.choices)
     memo = models.CharField(max_length=500, blank=True)
     idempotency_key = models.CharField(max_length=255)
@@ -145,14 +148,28 @@ class Posting(models.Model):
     # The database checks these through the composite keys (tenant_id, entry_id) and
     # (tenant_id, account_id) (migration 0002), which imply the plain ones: checking both would
     # double the work of every posting.
+    # No single-column indexes either: row security puts tenant_id in every query, so the
+    # composite indexes below serve every lookup (migration 0007).
     tenant = models.ForeignKey(
-        "tenancy.Tenant", on_delete=models.PROTECT, related_name="+", db_constraint=False
+        "tenancy.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     entry = models.ForeignKey(
-        JournalEntry, on_delete=models.PROTECT, related_name="postings", db_constraint=False
+        JournalEntry,
+        on_delete=models.PROTECT,
+        related_name="postings",
+        db_constraint=False,
+        db_index=False,
     )
     account = models.ForeignKey(
-        LedgerAccount, on_delete=models.PROTECT, related_name="postings", db_constraint=False
+        LedgerAccount,
+        on_delete=models.PROTECT,
+        related_name="postings",
+        db_constraint=False,
+        db_index=False,
     )
     side = models.CharField(max_length=6, choices=[(s.value, s.value) for s in Side])
     amount = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)

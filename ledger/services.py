@@ -245,12 +245,7 @@ def _replay(*, tenant: Tenant, key: str, digest: str) -> JournalEntry | None:
     if existing is None:
         return None
     if existing.request_hash != digest:
-        raise ApplicationError(
-            409,
-            "idempotency_conflict",
-            "This idempotency key was already used for a different entry.",
-            {"idempotency_key": ["used before with other content"]},
-        )
+        raise _conflict()
     return existing
 
 
@@ -332,80 +327,101 @@ class EntrySpec:
     memo: str = ""
 
 
-def entries_post_batch(*, tenant: Tenant, entries: list[EntrySpec], actor: Any = None) -> list[int]:
-    """Post many entries in one transaction and one round trip (end-of-day jobs).
+class BatchEntryRefused(ApplicationError):
+    """A refusal of a batch, naming the entry (its index in the batch, from 0) that caused it."""
 
-    All or none: one refused entry refuses the batch. Entries whose key was already posted
-    with the same content are skipped (a re-driven batch), a key reused with other content is
-    a conflict. Returns the ids of the entries, in order.
+    def __init__(self, refusal: ApplicationError, *, index: int, key: str) -> None:
+        fields = {"entries": [f"entry {index} ({key!r}): {refusal.message}"]}
+        for name, problems in refusal.fields.items():
+            fields[f"entries[{index}].{name}"] = problems
+        super().__init__(refusal.status_code, refusal.error_code, refusal.message, fields)
+        self.index = index
+        self.key = key
+
+
+def entries_post_batch(*, tenant: Tenant, entries: list[EntrySpec], actor: Any = None) -> list[int]:
+    """Post many entries in one transaction and one statement (end-of-day jobs, bulk imports).
+
+    All or none: the first refused entry refuses the whole batch, and nothing is written; the
+    ``BatchEntryRefused`` names it (``index``, ``key``) with the code a single entry would get
+    (``invalid``, ``insufficient_funds``, ``segregation_violation``, ``idempotency_conflict``).
+    Entries are judged in order, as if posted one by one. Idempotency is per entry, as for
+    ``entry_post``: a key already in the journal with the same content is that entry again
+    (a re-driven batch writes only what is missing); with other content, a conflict. A key that
+    appears twice in one batch is one entry if the content is the same, a conflict otherwise.
+    Returns the entry ids, in order.
     """
-    prepared: list[tuple[EntrySpec, str]] = []
     facts = _account_facts(
         tenant=tenant, account_ids={leg.account_id for spec in entries for leg in spec.legs}
     )
-    for spec in entries:
-        _entry_check(entry_type=spec.entry_type, legs=spec.legs, facts=facts)
-        prepared.append(
-            (spec, request_hash(entry_type=spec.entry_type, memo=spec.memo, legs=spec.legs))
-        )
-    posted = {
-        e.idempotency_key: e
-        for e in JournalEntry.objects.filter(
-            tenant=tenant, idempotency_key__in=[spec.idempotency_key for spec, _ in prepared]
-        )
-    }
-    payload = []
-    for spec, digest in prepared:
-        existing = posted.get(spec.idempotency_key)
-        if existing is not None and existing.request_hash != digest:
-            raise ApplicationError(
-                409,
-                "idempotency_conflict",
-                f"Key {spec.idempotency_key!r} was already used for a different entry.",
-            )
-        if existing is None:
-            payload.append(
-                {
-                    "type": spec.entry_type,
-                    "memo": spec.memo,
-                    "key": spec.idempotency_key,
-                    "hash": digest,
-                    "actor": getattr(actor, "pk", None) or "",
-                    "actor_label": getattr(actor, "email", ""),
-                    "legs": [
-                        {
-                            "account": leg.account_id,
-                            "side": str(leg.side),
-                            "amount": str(leg.amount),
-                        }
-                        for leg in spec.legs
-                    ],
-                }
-            )
-    new_ids: list[int] = []
-    if payload:
+    first_of_key: dict[str, tuple[int, str]] = {}
+    distinct: list[tuple[EntrySpec, str]] = []
+    for index, spec in enumerate(entries):
         try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT ledger_post_entries(%s, %s::jsonb)",
-                    [tenant.pk, canonical_json(payload).decode()],
-                )
-                new_ids = cursor.fetchone()[0]
-        except Exception as exc:
-            refusal = _refusal_of(exc)
-            if refusal is not None:
-                raise refusal from None
+            _entry_check(entry_type=spec.entry_type, legs=spec.legs, facts=facts)
+        except ApplicationError as refusal:
+            raise BatchEntryRefused(refusal, index=index, key=spec.idempotency_key) from None
+        digest = request_hash(entry_type=spec.entry_type, memo=spec.memo, legs=spec.legs)
+        seen = first_of_key.get(spec.idempotency_key)
+        if seen is None:
+            first_of_key[spec.idempotency_key] = (index, digest)
+            distinct.append((spec, digest))
+        elif seen[1] != digest:
+            raise BatchEntryRefused(_conflict(), index=index, key=spec.idempotency_key)
+    if not distinct:
+        return []
+    legs = [(n, leg) for n, (spec, _) in enumerate(distinct, start=1) for leg in spec.legs]
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT ledger_post_entries(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    tenant.pk,
+                    [spec.entry_type for spec, _ in distinct],
+                    [spec.memo for spec, _ in distinct],
+                    [spec.idempotency_key for spec, _ in distinct],
+                    [digest for _, digest in distinct],
+                    getattr(actor, "pk", None),
+                    getattr(actor, "email", ""),
+                    [n for n, _ in legs],
+                    [leg.account_id for _, leg in legs],
+                    [str(leg.side) for _, leg in legs],
+                    [leg.amount for _, leg in legs],
+                ],
+            )
+            ids: list[int] = cursor.fetchone()[0]
+    except Exception as exc:
+        refusal = _refusal_of(exc)
+        if refusal is None:
             raise
-    # A negative id: a concurrent request posted this key first (its entry, not announced here).
-    by_key = dict(zip((p["key"] for p in payload), new_ids, strict=True))
-    racing = {k for k, i in by_key.items() if i < 0}
-    by_key = {k: abs(i) for k, i in by_key.items()}
-    for spec, _ in prepared:
-        if spec.idempotency_key in by_key and spec.idempotency_key not in racing:
-            _announce(tenant=tenant, entry_id=by_key[spec.idempotency_key], spec=spec, facts=facts)
-    return [
-        by_key.get(spec.idempotency_key) or posted[spec.idempotency_key].pk for spec, _ in prepared
-    ]
+        # The function names the refused entry by its index among the distinct entries.
+        position = _refused_position(exc)
+        spec = distinct[position][0] if position is not None else distinct[0][0]
+        index = first_of_key[spec.idempotency_key][0]
+        raise BatchEntryRefused(refusal, index=index, key=spec.idempotency_key) from None
+    # A negative id: the key was in the journal already (a replay: not announced again).
+    by_key = {}
+    for (spec, _), entry_id in zip(distinct, ids, strict=True):
+        by_key[spec.idempotency_key] = abs(entry_id)
+        if entry_id > 0:
+            _announce(tenant=tenant, entry_id=entry_id, spec=spec, facts=facts)
+    return [by_key[spec.idempotency_key] for spec in entries]
+
+
+def _conflict() -> ApplicationError:
+    return ApplicationError(
+        409,
+        "idempotency_conflict",
+        "This idempotency key was already used for a different entry.",
+        {"idempotency_key": ["used before with other content"]},
+    )
+
+
+def _refused_position(exc: BaseException) -> int | None:
+    """The batch index at the end of a batch refusal's message ("code:...:index")."""
+    message = str(exc.__cause__ or exc).split("\n", 1)[0]
+    tail = message.rsplit(":", 1)[-1].strip()
+    return int(tail) if tail.isdigit() else None
 
 
 def _announce(
@@ -443,9 +459,12 @@ def _refusal_of(exc: BaseException) -> ApplicationError | None:
     cause = exc.__cause__ or exc
     sqlstate = getattr(cause, "sqlstate", None)
     if sqlstate == "LG001":
-        return _insufficient_funds(str(cause).split("insufficient_funds:", 1)[-1].split()[0])
+        account = str(cause).split("insufficient_funds:", 1)[-1].split()[0].split(":")[0]
+        return _insufficient_funds(account)
     if sqlstate == "LG002":
         return invalid({"postings": ["An account is not in this tenant."]})
+    if sqlstate == "LG003":
+        return _conflict()
     return None
 
 
