@@ -33,11 +33,12 @@ from platform_core.tenancy.models import Membership, Tenant
 from platform_core.tenancy.roles import STAFF_ROLES, Role
 from platform_core.tenancy.selectors import membership_list, tenant_scoped
 from risk.engine.stress import HISTORICAL_SCENARIOS
-from risk.models import MARGIN_STATUSES
+from risk.models import MARGIN_STATUSES, MarginPolicyVersion
 from risk.operations.models import MarginCall, Proposal
 from risk.operations.models import Status as LadderStatus
 from risk.operations.selectors import call_list, crash_switch_state, proposal_list
-from risk.selectors import margin_monitor
+from risk.selectors import margin_monitor, policy_active
+from risk.stored_policy import DEFAULT_LADDER
 
 SECOND_FACTOR_RESET = "accounts.second_factor_reset"
 CALLS_SHOWN = 5
@@ -65,6 +66,7 @@ class ActionItem:
     count: int
     url: str
     tone: str = ""
+    note: str = ""  # e.g. the ratio band a status stands for
 
     @property
     def urgent(self) -> bool:
@@ -186,13 +188,36 @@ def _client_label(call: MarginCall) -> str:
     return membership.user.email if membership is not None else f"#{call.account_id}"
 
 
+def _percent(value: Decimal) -> str:
+    return f"{(value * 100).normalize():f}%"
+
+
+def ratio_bands(stored: MarginPolicyVersion | None) -> dict[str, str]:
+    """The margin-ratio band each ladder status stands for, under the tenant's active policy
+    (its ladder lines, else the default ones)."""
+    ladder = {**DEFAULT_LADDER, **(stored.ladder if stored else {})}
+    lines = {k: Decimal(v) for k, v in ladder.items()}
+    warning, call = lines["warning"], lines["margin_call"]
+    deleverage, liquidation = lines["deleverage"], lines["liquidation"]
+    return {
+        "healthy": f"≥ {_percent(warning)}",
+        "warning": f"[{_percent(call)}, {_percent(warning)})",
+        "margin_call": f"[{_percent(deleverage)}, {_percent(call)})",
+        "deleverage": f"[{_percent(liquidation)}, {_percent(deleverage)})",
+        "liquidate": f"< {_percent(liquidation)}",
+    }
+
+
 def risk_section(*, tenant: Tenant, now: datetime) -> Section:
     monitor_url = "console-margin-monitor"
     statuses = _counts_by(margin_monitor(tenant=tenant), "status")
     labels = dict(LadderStatus.choices)
     tones = {"warning": WATCH, "margin_call": ALERT, "deleverage": ALERT, "liquidate": ALERT}
+    bands = ratio_bands(policy_active(tenant=tenant))
     items = [
-        ActionItem(labels[s], statuses.get(s, 0), _url(monitor_url, status=s), tones.get(s, ""))
+        ActionItem(
+            labels[s], statuses.get(s, 0), _url(monitor_url, status=s), tones.get(s, ""), bands[s]
+        )
         for s in MARGIN_STATUSES
     ]
     open_calls = call_list(tenant=tenant, status=MarginCall.CallStatus.OPEN)

@@ -72,7 +72,10 @@ def _section(response: Any, key: str) -> str:
 
 
 def _count(section_html: str, label: str) -> int:
-    match = re.search(rf">{re.escape(label)}</a> <span class=\"count\">(\d+)<", section_html)
+    match = re.search(
+        rf'>{re.escape(label)}</a>(?: <span class="hint">[^<]*</span>)? <span class="count">(\d+)<',
+        section_html,
+    )
     assert match, f"no item {label!r}"
     return int(match.group(1))
 
@@ -135,6 +138,10 @@ def test_the_risk_section_counts_calls_and_shows_the_nearest_deadline_first(
     assert _count(risk, "Open margin calls") == 1
     assert _count(risk, "Margin call") == 1
     assert _count(risk, "Healthy") == 0
+    # The bands of the default ladder (risk/stored_policy.py, DEFAULT_LADDER: warning 1.25,
+    # call 1.00, deleverage 0.90, liquidation 0.75).
+    assert '<span class="hint">[90%, 100%)</span>' in risk
+    assert '<span class="hint">&lt; 75%</span>' in risk
     assert 'href="/console/margin/#crash-switch"' in risk
     assert "Released: automatic deleveraging" in risk  # globex's engaged switch is not ours
     rows = re.findall(r'<tr class="call-due">.*?</tr>', risk, re.S)
