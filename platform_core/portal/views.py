@@ -160,7 +160,7 @@ def _what_if_response(
 def what_if_move(request: HttpRequest, account_id: int) -> HttpResponse:
     """What every price moving by a given percentage would do to the ratio (a read)."""
     account = _own_account(request, account_id)
-    form = PriceMoveForm(request.GET)
+    form = PriceMoveForm(request.GET or None)
     context: dict[str, Any] = {
         "account": account,
         "move_form": form,
@@ -175,7 +175,9 @@ def what_if_move(request: HttpRequest, account_id: int) -> HttpResponse:
             )
         except (OracleError, PortfolioError) as exc:
             context["problem"] = str(exc)
-    return _what_if_response(request, "portal/_what_if_move.html", context, valid=form.is_valid())
+    return _what_if_response(
+        request, "portal/_what_if_move.html", context, valid=form.is_valid() or not form.is_bound
+    )
 
 
 @client_required
@@ -183,7 +185,7 @@ def what_if_trade(request: HttpRequest, account_id: int) -> HttpResponse:
     """What an order would do: the margin before and after, and whether the pre-trade check
     would let it through (a read; nothing is placed)."""
     account = _own_account(request, account_id)
-    form = TradeForm(request.GET)
+    form = TradeForm(request.GET or None)
     context: dict[str, Any] = {"account": account, "trade_form": form}
     if form.is_valid():
         try:
@@ -195,7 +197,9 @@ def what_if_trade(request: HttpRequest, account_id: int) -> HttpResponse:
             )
         except (OracleError, PortfolioError) as exc:
             context["problem"] = str(exc)
-    return _what_if_response(request, "portal/_what_if_trade.html", context, valid=form.is_valid())
+    return _what_if_response(
+        request, "portal/_what_if_trade.html", context, valid=form.is_valid() or not form.is_bound
+    )
 
 
 @client_required

@@ -36,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -219,6 +219,11 @@ def a_funded_client_account_of_acme(acme: TenantPeople) -> Built:
     book = open_book(acme)
     book.fund("4321.09")
     return Built(LedgerAccount, book.client.pk, "account_id", secrets=("4321.09",))
+
+
+def a_funded_client_account_of_acme_grouped(acme: TenantPeople) -> Built:
+    """The same, for the portal's dashboard, which groups amounts as the language writes them."""
+    return replace(a_funded_client_account_of_acme(acme), secrets=("4,321.09",))
 
 
 def a_pending_hold_of_acme(acme: TenantPeople) -> Built:
@@ -724,6 +729,15 @@ SWEEP: dict[str, Sweepable] = {
             methods=("get",),
         )
         for name in ("portal-margin", "portal-margin-live")
+    },
+    **{
+        name: Sweepable(
+            build=a_funded_client_account_of_acme_grouped,
+            readers=("client",),
+            wrong=everyone_but("client"),
+            methods=("get",),
+        )
+        for name in ("portal-dashboard-live", "portal-what-if-move", "portal-what-if-trade")
     },
     # The auditor area and the checkpoint API: only the auditor of an open engagement
     # (platform_core.audit.engagements); the tenant admin grants and revokes engagements.
