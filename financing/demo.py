@@ -71,7 +71,7 @@ def demo_seed_step(
                 client_membership_id=client.pk,
                 currency=CURRENCY,
                 limit="500000",
-                leverage_cap="1",
+                leverage_cap="2",  # the demo's clients are professionals: at most 2.25
                 allowed_products=["stock", "etf", "option"],
                 allowed_tenors=["intraday", "overnight", "term"],
             )

@@ -818,7 +818,7 @@ def purchase_draw(
     *,
     tenant: Tenant,
     account: LedgerAccount,
-    membership: Membership,
+    membership: Membership | None,
     actor: Any,
     amount: Decimal,
     idempotency_key: str,
@@ -830,7 +830,8 @@ def purchase_draw(
     The same key returns the first entry. A refusal is ``ApplicationError`` 422 with the
     reason's code, and nothing is written."""
     currency = account.currency
-    if account.kind != "client_cash" or account.owner_id != membership.pk:
+    membership = membership or account.owner
+    if account.kind != "client_cash" or membership is None or account.owner_id != membership.pk:
         raise ApplicationError(
             422, "not_client_account", "Credit is lent only to the client's own cash account."
         )

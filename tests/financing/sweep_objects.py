@@ -15,6 +15,7 @@ from tests.conftest import TenantPeople
 from tests.financing.factories import lender
 
 SECRET_PRINCIPAL = "43210.98"
+SECRET_LIMIT = "98765.43"
 
 
 def _signed(acme: TenantPeople) -> Any:
@@ -41,24 +42,35 @@ def a_clients_signature_of_acme(acme: TenantPeople, built: Any) -> Any:
     return built(type(record), record.pk, "signature_id", secrets=(record.signed_sha256,))
 
 
-def a_clients_contract_of_acme(acme: TenantPeople, built: Any) -> Any:
-    """A contract written as the drawdown would leave it (the money side is tested elsewhere)."""
-    book, record = _signed(acme)
+def _line(acme: TenantPeople, limit: str = "100000", status: str = "active") -> CreditLine:
+    """A line written as the grant would leave it (the grant's checks are tested elsewhere)."""
     from tests.financing.factories import rate_card
 
     card = rate_card(acme, currency="CNY")
-    line = CreditLine.objects.create(
+    return CreditLine.objects.create(
         tenant=acme.tenant,
         membership=acme.client.membership,
         currency="CNY",
-        limit=Decimal("100000"),
+        limit=Decimal(limit),
         leverage_cap=Decimal("2"),
         allowed_products=["stock"],
         allowed_tenors=["term"],
         rate_card=card,
         risk_rating="low",
-        status=CreditLine.Status.ACTIVE,
+        status=status,
     )
+
+
+def a_clients_line_of_acme(acme: TenantPeople, built: Any) -> Any:
+    lender(acme)
+    line = _line(acme, SECRET_LIMIT, status=CreditLine.Status.REVIEW)
+    return built(CreditLine, line.pk, "line_id", secrets=(SECRET_LIMIT,))
+
+
+def a_clients_contract_of_acme(acme: TenantPeople, built: Any) -> Any:
+    """A contract written as the drawdown would leave it (the money side is tested elsewhere)."""
+    book, record = _signed(acme)
+    line = _line(acme)
     pool = FundingPool.objects.get(tenant=acme.tenant, name="house")
     contract = FinancingContract.objects.create(
         tenant=acme.tenant,
@@ -87,7 +99,33 @@ def a_clients_contract_of_acme(acme: TenantPeople, built: Any) -> Any:
 def sweep_entries(sweepable: Any, built: Any) -> dict[str, Any]:
     everyone = ("client", "compliance", "risk", "operations", "admin", "auditor")
     staff = tuple(r for r in everyone if r != "client")
+    api_readers = ("client", "compliance", "risk", "operations", "admin")  # financing.api
     return {
+        "financing-api:credit-line-detail": sweepable(
+            build=lambda acme: a_clients_line_of_acme(acme, built),
+            readers=api_readers,
+            wrong=("auditor",),
+        ),
+        "financing-api:credit-line-reviewed": sweepable(
+            build=lambda acme: a_clients_line_of_acme(acme, built),
+            readers=("risk",),
+            wrong=tuple(r for r in everyone if r != "risk"),
+        ),
+        "financing-api:contract-detail": sweepable(
+            build=lambda acme: a_clients_contract_of_acme(acme, built),
+            readers=api_readers,
+            wrong=("auditor",),
+        ),
+        "financing-api:contract-repay": sweepable(
+            build=lambda acme: a_clients_contract_of_acme(acme, built),
+            readers=("client",),
+            wrong=staff,
+        ),
+        "financing-api:signature-pdf": sweepable(
+            build=lambda acme: a_clients_signature_of_acme(acme, built),
+            readers=api_readers,
+            wrong=("auditor",),
+        ),
         "portal-document-pdf": sweepable(
             build=lambda acme: a_clients_document_of_acme(acme, built),
             readers=("client",),

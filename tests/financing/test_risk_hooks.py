@@ -194,3 +194,43 @@ def test_funding_without_a_line_or_with_a_line_under_review_is_refused(book: Any
             order_key="eur-1",
         )
     assert (refused.value.status_code, refused.value.error_code) == (422, "no_credit_line")
+
+
+def test_a_margin_buy_is_lent_its_shortfall_and_the_engine_sees_the_loan(book: Any) -> None:
+    """Through risk's order_place: the pre-trade gate passes, financing lends what the cash
+    does not cover, the trade settles, and the margin shows the loan."""
+    from risk.orders import order_place
+    from risk.selectors import margin_status
+    from tests.risk.factories import equity, quote
+
+    xyz = equity("XYZ")
+    quote(xyz, "99.90", "100.00", "100.10")
+    book.deposit("10000.00")
+    order = order_place(
+        tenant=book.tenant,
+        account=book.client_cash,
+        membership=book.client.membership,
+        actor=book.client.user,
+        instrument=xyz,
+        quantity=Decimal("150"),
+        idempotency_key="buy-1",
+    )
+    (contract,) = FinancingContract.objects.all()
+    assert contract.principal == -order.cash - Decimal("10000.00") > 0
+    assert client_cash(book) == 0
+    status = margin_status(
+        tenant=book.tenant, account=LedgerAccount.objects.get(pk=book.client_cash.pk)
+    )
+    assert status.loan == contract.principal
+    with pytest.raises(ApplicationError) as refused:  # 2x own money at most
+        order_place(
+            tenant=book.tenant,
+            account=book.client_cash,
+            membership=book.client.membership,
+            actor=book.client.user,
+            instrument=xyz,
+            quantity=Decimal("100"),
+            idempotency_key="buy-2",
+        )
+    assert refused.value.status_code == 422
+    assert FinancingContract.objects.count() == 1
