@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from kyc.forms import STEPS
-from kyc.models import KycCase
+from kyc.models import ClientProfile, KycCase
 from kyc.rating import reason_text
 from kyc.screening import selectors as screening_selectors
 from kyc.screening import services as screening_services
@@ -25,6 +25,7 @@ from kyc.selectors import (
     case_checks,
     case_queue,
     hit_explanation,
+    latest_assessment,
     latest_rating,
     open_info_requests,
     profile_for,
@@ -118,18 +119,8 @@ class SuitabilityApi(TenantApiView):
         description="404 `not_assessed` until the client has answered the questionnaire.",
     )
     def get(self, request: Request) -> Response:
-        from kyc.models import ClientProfile, SuitabilityAssessment
-        from platform_core.tenancy.selectors import tenant_scoped
-
         profile = profile_for(tenant=request.tenant, membership=request.membership)
-        assessment = (
-            tenant_scoped(SuitabilityAssessment, tenant=request.tenant)
-            .filter(profile=profile)
-            .order_by("-pk")
-            .first()
-            if profile
-            else None
-        )
+        assessment = latest_assessment(profile=profile) if profile else None
         if assessment is None:
             raise ApplicationError(
                 404, "not_assessed", "You have not answered the suitability questionnaire yet."

@@ -67,6 +67,16 @@ def risk_rating_for(*, tenant: Tenant, membership: Membership) -> str | None:
     return (profile.risk_rating or None) if profile else None
 
 
+def latest_assessment(*, profile: ClientProfile) -> SuitabilityAssessment | None:
+    """The client's latest questionnaire outcome, approved or not."""
+    return (
+        tenant_scoped(SuitabilityAssessment, tenant=profile.tenant)
+        .filter(profile=profile)
+        .order_by("-pk")
+        .first()
+    )
+
+
 def latest_rating(*, profile: ClientProfile) -> RiskRating | None:
     return (
         tenant_scoped(RiskRating, tenant=profile.tenant)

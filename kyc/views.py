@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -184,8 +185,6 @@ def onboarding_step(request: HttpRequest, step: str) -> HttpResponse:
 @role_required(CASE_READERS)
 def console_home(request: HttpRequest) -> HttpResponse:
     """What needs compliance's action, with links to each queue."""
-    from django.utils import timezone
-
     tenant = request.tenant  # type: ignore[attr-defined]
     overview = kyc_overview(tenant=tenant, today=timezone.localdate())
     return render(
