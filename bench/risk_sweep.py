@@ -157,9 +157,13 @@ def run(args: list[str]) -> None:
     for listener in listeners:
         margin_status_changed.disconnect(listener)
     try:
-        _timed_sweep("full sweep, first (statuses inserted)", tenant)
-        _timed_sweep("full sweep, same prices (nothing changes)", tenant)
-        later = timezone.now() + timedelta(seconds=1)
+        # A fresh tick first: quotes older than the oracle's freshness limit are suspect, and an
+        # account holding a suspect price is margined on its own (its add-on's direction).
+        now = timezone.now()
+        _quote(rows, {i.symbol: i.price for i in engine_instruments}, now)
+        _timed_sweep("full sweep, first (statuses inserted)", tenant, now=now)
+        _timed_sweep("full sweep, same prices (nothing changes)", tenant, now=now)
+        later = now + timedelta(seconds=1)
         _quote(
             rows,
             {

@@ -15,4 +15,5 @@ portal_urlpatterns = [
 console_urlpatterns = [
     path("monitor/", views.console_margin_monitor, name="console-margin-monitor"),
     path("stress/", views.console_book_stress, name="console-book-stress"),
+    path("policies/", views.console_policies, name="console-policies"),
 ]

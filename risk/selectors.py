@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from ledger.models import LedgerAccount
 from ledger.selectors import access_account_by_id
+from platform_core.audit.models import ApprovalRequest
 from platform_core.tenancy.access import access_object_by_id
 from platform_core.tenancy.models import Membership, Tenant
 from platform_core.tenancy.selectors import tenant_scoped
@@ -33,6 +34,7 @@ from risk.engine.result import MarginResult
 from risk.hooks import loan_sources
 from risk.models import Instrument, MarginPolicyVersion, MarginStatus, Position, Quote
 from risk.oracle import OraclePrice, oracle_prices
+from risk.policies import ACTIVATE_ACTION
 from risk.stored_policy import stored_margin_compute
 
 
@@ -242,6 +244,14 @@ def policy_list(*, tenant: Tenant, name: str | None = None) -> QuerySet[MarginPo
 
 def access_policy_by_id(*, tenant: Tenant, policy_id: object) -> MarginPolicyVersion:
     return access_object_by_id(MarginPolicyVersion, tenant=tenant, object_id=policy_id)
+
+
+def policy_activations_pending(*, tenant: Tenant) -> dict[int, int]:
+    """Drafts waiting for a second risk officer: ``{policy version id: approval id}``."""
+    pending = tenant_scoped(ApprovalRequest, tenant=tenant).filter(
+        action=ACTIVATE_ACTION, status=ApprovalRequest.Status.PENDING
+    )
+    return {int(a.params["policy_id"]): a.pk for a in pending.order_by("pk")}
 
 
 def policy_by_name(*, tenant: Tenant, name: str) -> MarginPolicyVersion | None:

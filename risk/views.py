@@ -1,8 +1,10 @@
 """The risk app's pages: the client's margin page (live) and order form in the portal, the margin
-monitor and the book's stress test in the console. Thin: selectors and services do the work."""
+monitor, the book's stress test and the margin policies in the console. Thin: selectors and
+services do the work."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -17,6 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from ledger.selectors import account_list
 from ledger.views import client_required
+from platform_core.audit.approvals import approval_request_create
 from platform_core.exceptions import ApplicationError
 from platform_core.tenancy.roles import STAFF_ROLES, Role
 from platform_core.views import role_required
@@ -26,15 +29,26 @@ from risk.engine.stress import HISTORICAL_SCENARIOS, Shock
 from risk.models import MARGIN_STATUSES, Instrument
 from risk.oracle import OracleError
 from risk.orders import order_list, order_place
+from risk.policies import ACTIVATE_ACTION, policy_version_create
 from risk.selectors import (
+    DEFAULT_POLICY,
     access_margin_account_by_id,
+    access_policy_by_id,
     liquidation_prices_of,
     margin_monitor,
+    policy_activations_pending,
     policy_active,
+    policy_list,
     portfolio_margin,
     priced_portfolio,
 )
-from risk.stored_policy import DEFAULT_LADDER, status_for
+from risk.stored_policy import (
+    BUILT_IN_POLICIES,
+    DEFAULT_CALL_DEADLINE,
+    DEFAULT_LADDER,
+    DEFAULT_LEVERAGE_CAP,
+    status_for,
+)
 from risk.stress import account_stress, book_stress_run, default_shocks
 
 STATUS_LABELS = {
@@ -264,4 +278,148 @@ def console_book_stress(request: HttpRequest) -> HttpResponse:
             "problem": problem,
             "defaults": [s.name for s in default_shocks()],
         },
+    )
+
+
+# --- margin policies (console) ----------------------------------------------------------------
+
+POLICY_ROLES = frozenset({Role.RISK_OFFICER})
+
+
+class PolicyDraftForm(forms.Form):
+    name = forms.SlugField(label=gettext_lazy("Name"), max_length=100)
+    base = forms.ChoiceField(
+        label=gettext_lazy("Built-in base"), choices=[(b, b) for b in BUILT_IN_POLICIES]
+    )
+    parameters = forms.CharField(
+        label=gettext_lazy("House parameters (JSON)"),
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 70}),
+        initial="{}",
+    )
+    warning = forms.DecimalField(label=gettext_lazy("Warning line"))
+    margin_call = forms.DecimalField(label=gettext_lazy("Margin-call line"))
+    deleverage = forms.DecimalField(label=gettext_lazy("Deleveraging line"))
+    liquidation = forms.DecimalField(label=gettext_lazy("Liquidation line"))
+    call_deadline_business_days = forms.IntegerField(
+        label=gettext_lazy("Call deadline (business days)"), min_value=0, max_value=30
+    )
+    leverage_cap = forms.DecimalField(label=gettext_lazy("Leverage cap"))
+
+    def clean_parameters(self) -> Any:
+        try:
+            value = json.loads(self.cleaned_data["parameters"])
+        except ValueError:
+            raise forms.ValidationError(_("This is not valid JSON.")) from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError(_("Give a JSON object."))
+        return value
+
+
+class PolicySubmitForm(forms.Form):
+    policy_id = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=1000)
+
+
+def _draft_initial(active: Any) -> dict[str, Any]:
+    """A new draft starts from the active version (or the built-in defaults)."""
+    ladder = active.ladder if active is not None else DEFAULT_LADDER
+    return {
+        "name": active.name if active is not None else "house",
+        "base": active.base if active is not None else DEFAULT_POLICY,
+        "parameters": json.dumps(active.parameters if active is not None else {}, indent=2),
+        **{line: ladder[line] for line in DEFAULT_LADDER},
+        "call_deadline_business_days": (
+            active.call_deadline_business_days if active is not None else DEFAULT_CALL_DEADLINE
+        ),
+        "leverage_cap": active.leverage_cap if active is not None else DEFAULT_LEVERAGE_CAP,
+    }
+
+
+def _form_errors_from(form: forms.Form, error: ApplicationError) -> None:
+    """The service's field errors on the form's fields (``ladder.warning`` on ``warning``)."""
+    for field, problems in error.fields.items():
+        name = field.split(".")[-1] if field.startswith("ladder.") else field.split(".")[0]
+        for problem in problems:
+            form.add_error(name if name in form.fields else None, f"{field}: {problem}")
+    if not error.fields:
+        form.add_error(None, error.message)
+
+
+@role_required(POLICY_ROLES)
+def console_policies(request: HttpRequest) -> HttpResponse:
+    """The active margin policy, the versions, a new draft, and a draft's submission for
+    activation under four eyes (a second risk officer approves it in the approvals inbox)."""
+    tenant = request.tenant  # type: ignore[attr-defined]
+    active = policy_active(tenant=tenant)
+    draft_form = PolicyDraftForm(initial=_draft_initial(active))
+    submit_error = ""
+    status_code = 200
+    if request.method == "POST" and request.POST.get("action") == "draft":
+        draft_form = PolicyDraftForm(request.POST)
+        if draft_form.is_valid():
+            data = draft_form.cleaned_data
+            try:
+                version = policy_version_create(
+                    tenant=tenant,
+                    actor=request.user,
+                    name=data["name"],
+                    base=data["base"],
+                    parameters=data["parameters"],
+                    ladder={line: str(data[line]) for line in DEFAULT_LADDER},
+                    call_deadline_business_days=data["call_deadline_business_days"],
+                    leverage_cap=str(data["leverage_cap"]),
+                    request=request,
+                )
+            except ApplicationError as error:
+                _form_errors_from(draft_form, error)
+            else:
+                messages.success(
+                    request,
+                    _("Draft %(name)s version %(version)s saved.")
+                    % {"name": version.name, "version": version.version},
+                )
+                return HttpResponseRedirect(reverse("console-policies"))
+        status_code = 400
+    elif request.method == "POST" and request.POST.get("action") == "submit":
+        submit = PolicySubmitForm(request.POST)
+        if submit.is_valid():
+            version = access_policy_by_id(tenant=tenant, policy_id=submit.cleaned_data["policy_id"])
+            try:
+                approval = approval_request_create(
+                    tenant=tenant,
+                    actor=request.user,
+                    membership=request.membership,  # type: ignore[attr-defined]
+                    action=ACTIVATE_ACTION,
+                    params={"policy_id": version.pk},
+                    reason=submit.cleaned_data["reason"],
+                    request=request,
+                )
+            except ApplicationError as error:
+                problems = [p for field in error.fields.values() for p in field]
+                submit_error = " ".join(problems) or error.message
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Activation of %(name)s version %(version)s was submitted (approval "
+                        "%(approval)s); another risk officer must approve it."
+                    )
+                    % {"name": version.name, "version": version.version, "approval": approval.pk},
+                )
+                return HttpResponseRedirect(reverse("console-policies"))
+        else:
+            submit_error = _("Give a reason for the activation.")
+        status_code = 400
+    return render(
+        request,
+        "risk/console_policies.html",
+        {
+            "active": active,
+            "active_parameters": json.dumps(active.parameters, indent=2) if active else "",
+            "versions": policy_list(tenant=tenant)[:100],
+            "pending": policy_activations_pending(tenant=tenant),
+            "draft_form": draft_form,
+            "submit_error": submit_error,
+        },
+        status=status_code,
     )
