@@ -122,6 +122,10 @@ urlpatterns = [
         include(("financing.api_urls", "financing-api"), namespace="financing-api"),
     ),
     path("api/v1/kyc/", include(("kyc.api_urls", "kyc-api"), namespace="kyc-api")),
+    path(
+        "api/v1/margin/",
+        include(("risk.operations.api_urls", "margin-api"), namespace="margin-api"),
+    ),
     path("api/v1/", include(("platform_core.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

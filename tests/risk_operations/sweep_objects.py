@@ -11,11 +11,12 @@ from typing import Any
 
 from django.utils import timezone
 
-from risk.operations.models import ClientDebt, Dispute, Proposal
+from risk.operations.models import ClientDebt, Dispute, MarginCall, Proposal
 from tests.conftest import TenantPeople
 from tests.ledger.factories import open_book
 
 SECRET_SYMBOL = "ZQX-SWEEP"
+SECRET_POLICY = "house-sweep-policy-7731"
 STATEMENT = "I dispute the fills of 17 March, ref 88120"
 
 
@@ -52,6 +53,29 @@ def an_executed_liquidation_of_acme(acme: TenantPeople) -> Proposal:
     )
 
 
+def an_open_call_of_acme(acme: TenantPeople) -> MarginCall:
+    book = open_book(acme)
+    now = timezone.now()
+    return MarginCall.objects.create(
+        tenant=acme.tenant,
+        account_id=book.client.pk,
+        membership_id=acme.client.membership.pk,
+        episode=1,
+        stage="margin_call",
+        currency="USD",
+        issued_at=now,
+        deadline_date=now.date(),
+        deadline_at=now,
+        ratio=Decimal("0.95"),
+        equity=Decimal("950"),
+        maintenance=Decimal("1000"),
+        target_ratio=Decimal("1.25"),
+        deposit_needed=Decimal("300"),
+        policy_name=SECRET_POLICY,
+        policy_version="1",
+    )
+
+
 def sweep_entries(sweepable: Any, built: Any) -> dict[str, Any]:
     everyone = ("client", "compliance", "risk", "operations", "admin", "auditor")
 
@@ -61,6 +85,10 @@ def sweep_entries(sweepable: Any, built: Any) -> dict[str, Any]:
     def proposal(acme: TenantPeople) -> Any:
         made = an_executed_liquidation_of_acme(acme)
         return built(Proposal, made.pk, "proposal_id", secrets=(SECRET_SYMBOL,))
+
+    def call(acme: TenantPeople) -> Any:
+        made = an_open_call_of_acme(acme)
+        return built(MarginCall, made.pk, "call_id", secrets=(SECRET_POLICY,))
 
     def debt(acme: TenantPeople) -> Any:
         made = an_executed_liquidation_of_acme(acme)
@@ -102,6 +130,19 @@ def sweep_entries(sweepable: Any, built: Any) -> dict[str, Any]:
         ),
         "console-margin-dispute": sweepable(
             build=dispute, readers=("risk", "compliance"), wrong=but("risk", "compliance")
+        ),
+        # The API: a client reads their own calls, the risk staff every call and proposal; only
+        # a risk officer asks to execute one.
+        "margin-api:call": sweepable(
+            build=call,
+            readers=("client", "risk", "compliance"),
+            wrong=but("client", "risk", "compliance"),
+        ),
+        "margin-api:proposal": sweepable(
+            build=proposal, readers=("risk", "compliance"), wrong=but("risk", "compliance")
+        ),
+        "margin-api:proposal-execution-request": sweepable(
+            build=proposal, readers=("risk",), wrong=but("risk")
         ),
         # A client disputes only their own liquidation.
         "portal-margin-dispute-new": sweepable(
