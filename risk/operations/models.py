@@ -49,7 +49,7 @@ def _account_fk(**extra: Any) -> models.ForeignKey:
 
 
 def _batch_tenant_fk() -> models.ForeignKey:
-    """The tenant of a table the ladder writes by the ten thousand (decision 26).
+    """The tenant of a table the ladder writes by the ten thousand (decision 30).
 
     No key of its own: the composite (tenant_id, account_id) key to the tenant's ledger
     account already proves the tenant exists, and each key is a check per row at commit. No
