@@ -7,11 +7,13 @@ only gathers and shapes.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Avg
 from django.utils import timezone
 
@@ -39,6 +41,7 @@ HISTORY_WINDOW = timedelta(hours=6)
 PRICE_WINDOW = timedelta(minutes=30)
 PRICE_POINTS = 240
 PRICE_CHARTS_MAX = 4
+CROSSINGS_FRESH_FOR = 10  # seconds
 
 
 def client_accounts(*, tenant: Tenant, membership: Membership) -> list[LedgerAccount]:
@@ -117,6 +120,33 @@ class Dashboard:
     suspect: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _crossings(
+    *, tenant: Tenant, account: LedgerAccount, priced: Any, ladder: dict[str, Decimal]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per line (call, liquidation) and underlying, the prices at which the account crosses it.
+
+    The searches are most of the dashboard's cost (a few hundred ms an account on the loaded
+    demo machine) while the answer barely moves with a tick (the rest of the book is held
+    fixed), so it is kept for ``CROSSINGS_FRESH_FOR`` seconds per holding, cash and ladder.
+    """
+    positions = sorted((p.symbol, str(p.quantity)) for p in priced.portfolio.positions)
+    basis = f"{tenant.pk}:{account.pk}:{account.balance}:{positions}:{sorted(ladder.items())}"
+    key = "portal:crossings:" + hashlib.sha256(basis.encode()).hexdigest()
+    found = cache.get(key)
+    if found is None:
+        found = {
+            line: {
+                row["underlying"]: row
+                for row in liquidation_prices_of(
+                    tenant=tenant, account=account, priced=priced, line=ladder[line]
+                )
+            }
+            for line in ("margin_call", "liquidation")
+        }
+        cache.set(key, found, CROSSINGS_FRESH_FOR)
+    return found
+
+
 def _decimal(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
@@ -133,15 +163,7 @@ def dashboard_of(
         priced = priced_portfolio(tenant=tenant, account=account, now=now)
         result = portfolio_margin(tenant=tenant, account=account, priced=priced)
         board.stress = account_stress(tenant=tenant, account=account, now=now)
-        crossings = {
-            line: {
-                row["underlying"]: row
-                for row in liquidation_prices_of(
-                    tenant=tenant, account=account, priced=priced, line=board.ladder[line]
-                )
-            }
-            for line in ("margin_call", "liquidation")
-        }
+        crossings = _crossings(tenant=tenant, account=account, priced=priced, ladder=board.ladder)
     except (OracleError, PortfolioError) as exc:
         board.problem = str(exc)
         return board
