@@ -1,6 +1,6 @@
 """The portal's writes: the ratio history's samples, and a client's paper-trading sandbox.
 
-The sandbox (decision 26 in ``docs/decisions.md``) is a tenant of its own, linked to the live
+The sandbox (decision 31 in ``docs/decisions.md``) is a tenant of its own, linked to the live
 tenant: its ledger, positions, orders and audit chain are another tenant's rows, so row
 security keeps simulated money out of every real balance, report and proof of reserves, and
 the same engine, prices, policy defaults and order service run on it unchanged.
