@@ -217,3 +217,23 @@ def case_for_profile(*, profile: ClientProfile) -> KycCase | None:
     return cases.filter(status__in=KycCase.OPEN_STATUSES).order_by("-pk").first() or (
         cases.order_by("-pk").first()
     )
+
+
+def hit_clear_pending(*, tenant: Tenant, hit: Any) -> Any:
+    """The four-eyes request to clear ``hit`` that still waits for a second officer, if any."""
+    from django.utils import timezone
+
+    from kyc.screening.services import HIT_CLEAR_ACTION
+    from platform_core.audit.models import ApprovalRequest
+
+    return (
+        tenant_scoped(ApprovalRequest, tenant=tenant)
+        .filter(
+            action=HIT_CLEAR_ACTION,
+            status=ApprovalRequest.Status.PENDING,
+            params__hit_id=hit.pk,
+            expires_at__gt=timezone.now(),
+        )
+        .order_by("-pk")
+        .first()
+    )

@@ -33,6 +33,7 @@ from kyc.selectors import (
     case_checks,
     case_for_profile,
     case_queue,
+    hit_clear_pending,
     hit_explanation,
     kyc_overview,
     latest_rating,
@@ -476,6 +477,7 @@ def console_hit(request: HttpRequest, hit_id: int) -> HttpResponse:
         else:
             status = 400
     profile = profiles_by_ref(tenant=tenant, refs=[hit.subject_ref]).get(hit.subject_ref)
+    pending_clear = hit_clear_pending(tenant=tenant, hit=hit)
     return render(
         request,
         "kyc/console_hit.html",
@@ -488,7 +490,10 @@ def console_hit(request: HttpRequest, hit_id: int) -> HttpResponse:
             "client": _subject_details(profile),
             "case": case_for_profile(profile=profile) if profile else None,
             "thresholds": screening_selectors.screening_thresholds(tenant=tenant),
-            "may_decide": membership.role in HIT_DECIDERS and hit.status == "open",
+            "pending_clear": pending_clear,
+            "may_decide": membership.role in HIT_DECIDERS
+            and hit.status == "open"
+            and pending_clear is None,
             "form": form,
         },
         status=status,

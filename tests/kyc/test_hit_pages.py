@@ -128,6 +128,9 @@ def test_a_strong_hit_waits_for_a_second_officer(acme, hit_case):
     assert done.status_code == 302
     assert ScreeningHit.objects.get(pk=hit.pk).status == "open"
     assert ApprovalRequest.objects.filter(action="screening.hit_clear", status="pending").exists()
+    page = officer(acme).get(f"/console/kyc/hits/{hit.pk}/").content.decode()
+    assert "waits for a second compliance officer" in page
+    assert 'value="clear"' not in page  # no second request for the same hit
 
 
 def test_only_a_compliance_officer_decides_and_a_foreign_tenant_gets_a_404(acme, globex, hit_case):
