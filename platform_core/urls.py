@@ -121,7 +121,6 @@ urlpatterns = [
         "api/v1/financing/",
         include(("financing.api_urls", "financing-api"), namespace="financing-api"),
     ),
-    path("api/v1/kyc/", include(("kyc.api_urls", "kyc-api"), namespace="kyc-api")),
     path(
         "api/v1/margin/",
         include(("risk.operations.api_urls", "margin-api"), namespace="margin-api"),
