@@ -327,6 +327,39 @@ def holder_accounts(
     )
 
 
+_STATUS_COLUMNS = (
+    ("status", "text"),
+    ("ratio", "numeric"),
+    ("equity", "numeric"),
+    ("maintenance", "numeric"),
+    ("initial", "numeric"),
+    ("collateral_ratio", "numeric"),
+    ("policy", "text"),
+    ("policy_digest", "text"),
+    ("error", "text"),
+    ("sweep_id", "text"),
+    ("computed_at", "timestamptz"),
+)
+
+
+def _statuses_update(rows: Sequence[MarginStatus]) -> None:
+    """Write the changed statuses in one UPDATE joined to arrays: Django's ``bulk_update``
+    builds a CASE per column with one branch per row, quadratic in the rows of a book."""
+    if not rows:
+        return
+    columns = ", ".join(f"{name} = changed.{name}" for name, _ in _STATUS_COLUMNS)
+    arrays = ", ".join(f"%s::{kind}[]" for _, kind in _STATUS_COLUMNS)
+    names = ", ".join(name for name, _ in _STATUS_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE risk_marginstatus AS m SET {columns} "  # noqa: S608 (fixed column names)
+            f"FROM unnest(%s::bigint[], {arrays}) AS changed(id, {names}) "
+            "WHERE m.id = changed.id",
+            [[row.pk for row in rows]]
+            + [[getattr(row, name) for row in rows] for name, _ in _STATUS_COLUMNS],
+        )
+
+
 def margin_sweep(
     *,
     tenant: Tenant,
@@ -413,22 +446,7 @@ def margin_sweep(
                     )
                 )
         MarginStatus.objects.bulk_create(to_create)
-        MarginStatus.objects.bulk_update(
-            to_update,
-            [
-                "status",
-                "ratio",
-                "equity",
-                "maintenance",
-                "initial",
-                "collateral_ratio",
-                "policy",
-                "policy_digest",
-                "error",
-                "sweep_id",
-                "computed_at",
-            ],
-        )
+        _statuses_update(to_update)
         MarginStatusChange.objects.bulk_create(changes)
         for change in changes:
             payload = {
