@@ -34,6 +34,7 @@ from risk.selectors import margin_monitor
 
 # Samples older than this are pruned: the chart shows hours, the dispute evidence is risk's.
 RATIO_HISTORY_KEPT = timedelta(days=7)
+RATIO_SAMPLE_LOOKBACK = timedelta(minutes=2)
 # What a new sandbox account starts with, in simulated money.
 SANDBOX_STARTING_CASH = Decimal("1000000")
 
@@ -46,8 +47,13 @@ def ratio_samples_record(*, tenant: Tenant, now: datetime | None = None) -> int:
     samples = tenant_scoped(RatioSample, tenant=tenant)
     last = samples.order_by("-at").values_list("at", flat=True).first()
     moved = margin_monitor(tenant=tenant).filter(error="")
+    seen: set[tuple[int, datetime]] = set()
     if last is not None:
-        moved = moved.filter(computed_at__gt=last)
+        # The listener's samples are newer than some sweeps the sampler has not copied yet:
+        # look back past them and skip what is already drawn.
+        since = last - RATIO_SAMPLE_LOOKBACK
+        moved = moved.filter(computed_at__gt=since)
+        seen = set(samples.filter(at__gt=since).values_list("account_id", "at"))
     rows = [
         RatioSample(
             tenant=tenant,
@@ -58,6 +64,7 @@ def ratio_samples_record(*, tenant: Tenant, now: datetime | None = None) -> int:
             maintenance=s.maintenance,
         )
         for s in moved
+        if (s.account_id, s.computed_at) not in seen
     ]
     with transaction.atomic():
         RatioSample.objects.bulk_create(rows, ignore_conflicts=True)

@@ -11,6 +11,7 @@ the market value, the proceeds being the account's cash), margin ratio 5,000 / 3
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -152,6 +153,29 @@ def test_the_ratio_history_is_sampled_from_the_sweep(acme: TenantPeople, book: B
     client = sign_in(Client(), acme.client)
     html = client.get(f"/dashboard/{book.client.pk}/live/").content.decode()
     assert 'class="series" d="M' in html and " L" in html  # two points: the sample and now
+
+
+def test_the_sampler_copies_a_sweep_older_than_a_listeners_sample(
+    acme: TenantPeople, book: Book
+) -> None:
+    from platform_core.portal.services import ratio_sample_on_status_change
+
+    with as_tenant(acme.tenant):
+        margin_sweep(tenant=acme.tenant)  # computed now, not sampled yet
+    later = timezone.now() + timedelta(seconds=5)
+    ratio_sample_on_status_change(
+        {
+            "tenant": acme.tenant.pk,
+            "account": book.bank.pk,  # any other account of the tenant
+            "ratio": None,
+            "equity": "0",
+            "maintenance": "0",
+            "at": later.isoformat(),
+        }
+    )
+    with as_tenant(acme.tenant):
+        assert ratio_samples_record(tenant=acme.tenant) == 1
+        assert RatioSample.objects.filter(account=book.client).count() == 1
 
 
 def test_a_status_change_is_drawn_at_once(acme: TenantPeople, book: Book) -> None:
