@@ -2,7 +2,8 @@
 
 Cases: ``naive``, ``service`` (``entry_post`` on its own, one statement that commits),
 ``nested`` (``entry_post`` inside the caller's transaction and tenant context, as the API calls
-it) and ``batch`` (``entries_post_batch``, many entries per transaction).
+it), ``batch`` (``entries_post_batch``, many entries per transaction; ``BENCH_LEDGER_BATCH``
+entries, 500 by default) and ``sharded`` (the batch path, each writer on its own accounts).
 Each case runs WRITERS threads (each with its own database connection, as the application
 role) for a fixed time, posting balanced two-leg entries between 2,000 client accounts; "hot"
 means every entry also touches one shared house account (a fee to fee_income). Durability is
@@ -32,7 +33,7 @@ from platform_core.tenancy.rls import rls_context
 
 ACCOUNTS = 2000
 SECONDS = 5.0
-BATCH = 100
+BATCH = int(os.environ.get("BENCH_LEDGER_BATCH", "500"))  # entries per batch transaction
 _ids = iter(range(10**12))
 
 
@@ -115,6 +116,12 @@ def _batch(tenant: Tenant, rng: random.Random, clients: list[int], fees: int, ho
     return BATCH
 
 
+def _sharded(tenant: Tenant, rng: random.Random, clients: list[int], fees: int, hot: bool) -> int:
+    """The batch path, each writer between its own slice of the client accounts (``_run``), as
+    a job split by account would: concurrent batches then never wait for each other's locks."""
+    return _batch(tenant, rng, clients, fees, hot)
+
+
 def _naive(tenant: Tenant, rng: random.Random, clients: list[int], fees: int, hot: bool) -> int:
     """The baseline: the ORM, one save() per row, the balance checked in Python."""
     entry_type, legs = _legs(rng, clients, fees, hot)
@@ -165,6 +172,9 @@ def _run(
 
     database_cpu = [0.0] * writers
 
+    def mine_of(n: int) -> list[int]:
+        return clients[n::writers] if operation is _sharded else clients
+
     def work(n: int) -> None:
         rng = random.Random(n * 7919 + hot)
         mine: list[float] = []
@@ -175,7 +185,7 @@ def _run(
         try:
             while time.monotonic() < stop:
                 started = time.perf_counter()
-                counts[n] += operation(tenant, rng, clients, fees, hot)
+                counts[n] += operation(tenant, rng, mine_of(n), fees, hot)
                 mine.append(time.perf_counter() - started)
         finally:
             database_cpu[n] = backend_cpu(pid) - cpu
@@ -197,7 +207,7 @@ def _run(
     total = sum(counts)
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000
-    unit = "per batch" if operation is _batch else "per entry"
+    unit = "per batch" if operation in (_batch, _sharded) else "per entry"
     print(
         f"{name:<8} {writers} {'hot ' if hot else 'cold'} "
         f"{total / elapsed:7.0f} entries/s {2 * total / elapsed:7.0f} postings/s  "
@@ -206,7 +216,13 @@ def _run(
     )
 
 
-CASES = {"naive": _naive, "service": _service, "nested": _nested, "batch": _batch}
+CASES = {
+    "naive": _naive,
+    "service": _service,
+    "nested": _nested,
+    "batch": _batch,
+    "sharded": _sharded,
+}
 
 
 def run(args: list[str]) -> None:
@@ -238,7 +254,13 @@ def run(args: list[str]) -> None:
             for hot in (False, True)
             for writers in (1, 4, 8)
             for path in ("naive", "service", "nested")
-        ] + [("batch", writers, hot) for hot in (False, True) for writers in (1, 4, 8)]
+        ] + [
+            (path, writers, hot)
+            for path in ("batch", "sharded")
+            for hot in (False, True)
+            for writers in (1, 4, 8)
+            if path == "batch" or (writers > 1 and not hot)
+        ]
         wanted.sort(key=lambda case: case[2])
     with connection.cursor() as cursor:
         settings = {}
