@@ -218,3 +218,14 @@ def test_the_start_page_takes_the_same_queries_with_more_rows(
     submit_profile(acme.tenant, acme.client)
 
     assert queries() == few
+
+
+def test_the_start_page_speaks_simplified_chinese(client: Client, acme: TenantPeople) -> None:
+    client.cookies["django_language"] = "zh-hans"
+
+    page = sign_in(client, acme.risk).get("/console/").content.decode()
+
+    assert '<html lang="zh-hans">' in page
+    assert "跳到正文" in page  # the skip link
+    assert "未了结的追加保证金通知" in page  # open margin calls
+    assert "Open margin calls" not in page
