@@ -36,6 +36,7 @@ from risk.operations.services import (
     crash_signal_received,
     crash_switch_engage,
     crash_switch_release,
+    proposal_execute,
     proposal_execution_request,
 )
 from tests.conftest import TenantPeople, as_tenant, make_person, make_tenant_people
@@ -503,3 +504,60 @@ def test_a_crash_in_one_tenants_instruments_does_not_pause_another(
     # A signal upwards, or one where Acme's underlyings barely moved, engages nothing more.
     crash_signal_received({**signal, "direction": "up"})
     assert AuditEvent.objects.filter(action="risk.crash_switch_engaged").count() == 1
+
+
+def test_a_buy_back_lent_before_its_groups_sale_is_repaid_from_the_proceeds(
+    acme: TenantPeople,
+) -> None:
+    """A covered call closed with no free cash: the short call is bought back first (300, lent
+    by the house), then the stock sold (5,000); the sale repays the loan and the house takes its
+    money back out of the client-money bank account, so no debt is left."""
+    tenant = acme.tenant
+    xyz = equity("XYZ")
+    call = option(xyz, right="call", strike="55", expiry=EXPIRY)
+    book = open_book(acme)
+    hold(book.client, xyz, "100")
+    hold(book.client, call, "-1")
+    house_reserve(tenant, book, "1000.00")  # house cash to lend from
+    clock = Clock()
+    prices(clock, XYZ="50", **{call.symbol: "3"})
+    legs = [
+        {"symbol": "XYZ", "quantity": "100", "close": "-100", "price": "50", "multiplier": "1"},
+        {"symbol": call.symbol, "quantity": "-1", "close": "1", "price": "3", "multiplier": "100"},
+    ]
+    proposal = Proposal.objects.create(
+        tenant=tenant,
+        account_id=book.client.pk,
+        membership_id=acme.client.membership.pk,
+        kind=Proposal.Kind.LIQUIDATION,
+        status=Proposal.ProposalStatus.PROPOSED,
+        currency="USD",
+        target_ratio=Decimal("1.25"),
+        equity_before=Decimal("4700"),
+        maintenance_before=Decimal("0"),
+        steps=[{"step": 1, "strategy": "covered_call", "legs": legs}],
+        created_at=clock.now,
+    )
+    proposal_execute(tenant=tenant, proposal_id=proposal.pk, now=clock.now, dispatch=False)
+    proposal.refresh_from_db()
+    assert [f["symbol"] for f in proposal.fills] == [call.symbol, "XYZ"]
+    assert (proposal.proceeds, proposal.shortfall) == (Decimal("4700.0000"), 0)
+    assert not ClientDebt.objects.exists()
+    types = list(
+        JournalEntry.objects.filter(idempotency_key__contains=f"risk_ops:proposal:{proposal.pk}:")
+        .order_by("pk")
+        .values_list("entry_type", flat=True)
+    )
+    assert types == [
+        "shortfall_topup",
+        "loan_drawdown",
+        "liquidation",
+        "liquidation",
+        "liquidation",
+        "sweep",
+    ]
+    assert refreshed(book.client).balance == Decimal("4700")
+    assert LedgerAccount.objects.get(kind="loan_receivable").balance == 0
+    assert refreshed(book.house).balance == Decimal("1000")
+    assert held(book.client) == {}
+    assert conserved(tenant, "USD")
