@@ -18,26 +18,12 @@ from urllib.parse import urlsplit
 import pyotp
 import pytest
 from django.test import Client
-from django.urls import resolve
 
 from platform_core.tenancy.demo import demo_seed
 
 # Downloads, actions and other areas' machinery are not pages to audit.
 SKIPPED = ("/accounts/logout", "/i18n/", "/admin/", "/api/", "/static/", "/audit/files/")
 PAGES_PER_PERSON = 40
-
-# Problems already known when this test was written, by route, in templates other people own
-# (kyc/templates/kyc/console_cases.html, console_case.html, console_hits.html): the test fails
-# on any other. Delete an entry once its template labels the field.
-KNOWN_PROBLEMS: dict[str, set[str]] = {
-    "console-kyc-cases": {"unlabelled select name=status"},
-    "console-kyc-hits": {"unlabelled select name=band"},
-    "console-kyc-case": {
-        "unlabelled input name=reason",
-        "unlabelled select name=assignee",
-        "unlabelled select name=check_status",
-    },
-}
 FIELD_TAGS = {"input", "select", "textarea"}
 UNLABELLED_INPUT_TYPES = {"hidden", "submit", "button", "reset", "image"}
 
@@ -108,12 +94,6 @@ class PageAudit(HTMLParser):
             if not labelled:
                 found.append(f"unlabelled {tag} name={a.get('name', '?')}")
         return found
-
-
-def _route(page: str) -> str | None:
-    """The URL name of ``"<role> <path>"``."""
-    path = page.split(" ", 1)[1].split("?")[0]
-    return resolve(path).url_name
 
 
 def _audit(html: str) -> PageAudit:
@@ -197,8 +177,4 @@ def test_every_demo_page_is_labelled_titled_and_keyboard_reachable() -> None:
             if found:
                 problems[f"{login.role} {path}"] = found
     assert pages > 30
-    new = {
-        page: [f for f in found if f not in KNOWN_PROBLEMS.get(_route(page), ())]
-        for page, found in problems.items()
-    }
-    assert {page: found for page, found in new.items() if found} == {}
+    assert problems == {}
