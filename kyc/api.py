@@ -24,6 +24,7 @@ from kyc.screening.models import ScreeningHit
 from kyc.selectors import (
     case_checks,
     case_queue,
+    hit_clear_pending,
     hit_explanation,
     latest_assessment,
     latest_rating,
@@ -402,7 +403,8 @@ class HitResolveApi(TenantApiView):
         request=HitResolveInput,
         responses=HitResolutionSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        description="409 `hit_already_decided` when the hit is no longer open.",
+        description="409 `hit_already_decided` when the hit is no longer open, "
+        "`hit_clear_pending` while a request to clear it waits for a second officer.",
     )
     def post(self, request: Request, hit_id: int) -> Response:
         tenant = request.tenant
@@ -412,6 +414,12 @@ class HitResolveApi(TenantApiView):
         fields = dict(data.validated_data)
 
         def write() -> tuple[int, dict[str, Any]]:
+            if hit_clear_pending(tenant=tenant, hit=hit) is not None:
+                raise ApplicationError(
+                    409,
+                    "hit_clear_pending",
+                    "A request to clear this hit already waits for a second officer.",
+                )
             approval = None
             if fields["decision"] == "true_match":
                 decided = screening_services.screening_hit_confirm(

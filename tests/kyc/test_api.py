@@ -159,6 +159,13 @@ def test_a_strong_hit_cleared_through_the_api_waits_for_four_eyes(acme, hit_case
     )
     assert response.status_code == 200
     assert response.json()["approval_id"] and response.json()["hit"]["status"] == "open"
+    twice = Api(acme.compliance).post(
+        f"/api/v1/kyc/hits/{hit.pk}/resolve",
+        {"decision": "true_match", "reason": "changed my mind"},
+        key="k-2",
+    )
+    assert twice.status_code == 409 and twice.json()["code"] == "hit_clear_pending"
+    assert ScreeningHit.objects.get(pk=hit.pk).status == "open"
 
 
 def test_only_a_compliance_officer_resolves(acme, hit_case):
