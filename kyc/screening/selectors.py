@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,12 +24,18 @@ from kyc.screening.models import (
 from platform_core.tenancy.access import access_object_by_id
 from platform_core.tenancy.selectors import tenant_scoped
 
-# Keys shared by more entities than this are too common to find candidates by alone
-# ("mohammed", "ali"); they still add to the rank of entities found by rarer keys.
-COMMON_KEY_POSTINGS = 20_000
+# Candidate generation reads at most about this many postings per screening, rarest keys
+# first, so its cost does not grow with the list: a key shared by more entities ("mohammed",
+# "wang") only counts when the rarer keys of the name leave room for it.
+POSTINGS_BUDGET = 6_000
 MAX_CANDIDATES = 40
 TRIGRAM_CANDIDATES = 10
 TRIGRAM_THRESHOLD = 0.55
+# Only names this short (in letters) go to the trigram index: typos in short names are what it
+# is for, and a trigram search of a long name over a million names costs a hundred ms.
+TRIGRAM_MAX_LETTERS = 14
+# The entity count only scales the keys' rarity; a minute-old figure is as good as a fresh one.
+TOTAL_TTL_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,15 @@ def screening_thresholds(*, tenant: Any) -> Thresholds:
     return Thresholds(row.match_threshold, row.review_threshold, row.strong_threshold)
 
 
+_total_cache: dict[str, tuple[float, int]] = {}
+
+
 def list_key_total() -> int:
     """About how many entities are indexed (planner statistics, not a count of a big table)."""
+    alias = connection.alias + ":" + str(connection.settings_dict.get("NAME"))
+    cached = _total_cache.get(alias)
+    if cached is not None and time.monotonic() - cached[0] < TOTAL_TTL_SECONDS:
+        return cached[1]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class "
@@ -59,31 +73,52 @@ def list_key_total() -> int:
         if estimate <= 0:
             cursor.execute("SELECT count(*) FROM screening_listentity")
             estimate = cursor.fetchone()[0]
-    return max(int(estimate), 1)
+    total = max(int(estimate), 1)
+    if estimate > 10_000:  # small lists (tests) change fast, so only big ones are cached
+        _total_cache[alias] = (time.monotonic(), total)
+    return total
+
+
+def keys_within_budget(frequency: dict[str, int], budget: int = POSTINGS_BUDGET) -> list[str]:
+    """The rarest keys whose postings together fit ``budget`` (at least the rarest one if it
+    fits alone); ties by key so the choice is stable."""
+    chosen: list[str] = []
+    spent = 0
+    for key, count in sorted(frequency.items(), key=lambda item: (item[1], item[0])):
+        if spent + count > budget:
+            break
+        chosen.append(key)
+        spent += count
+    return chosen
+
+
+def _trigram_forms(names: list[str]) -> list[str]:
+    forms = sorted({ascii_form(n) for n in name_variants(names)} - {""})
+    return [f for f in forms if len(f.replace(" ", "")) <= TRIGRAM_MAX_LETTERS][:4]
 
 
 def list_candidate_ids(*, names: Iterable[str], limit: int = MAX_CANDIDATES) -> list[int]:
     """The listed entities most likely to be ``names``: shared keys ranked by rarity, plus
-    the nearest names by trigram similarity (typos in short names, run-together names)."""
+    the nearest short names by trigram similarity (typos in short names)."""
     names = list(names)
     keys = sorted(blocking_keys(names))
     ids: dict[int, float] = {}
     with connection.cursor() as cursor:
         if keys:
+            # A key's count stops at the budget: beyond it, it cannot be read anyway.
             cursor.execute(
                 """
                 SELECT q.key, (SELECT count(*) FROM (
                     SELECT 1 FROM screening_listnamekey k WHERE k.key = q.key LIMIT %s) x)
                 FROM unnest(%s::text[]) AS q(key)
                 """,
-                [COMMON_KEY_POSTINGS, keys],
+                [POSTINGS_BUDGET + 1, keys],
             )
             frequency = {key: count for key, count in cursor.fetchall() if count}
             total = list_key_total()
-            rare = [k for k, n in frequency.items() if n < COMMON_KEY_POSTINGS]
-            common = [k for k, n in frequency.items() if n >= COMMON_KEY_POSTINGS]
-            weights = {k: key_weight(k, n, total) for k, n in frequency.items()}
-            if rare:
+            chosen = keys_within_budget(frequency)
+            if chosen:
+                weights = [key_weight(k, frequency[k], total) for k in chosen]
                 cursor.execute(
                     """
                     SELECT k.entity_id, sum(q.w) AS rank
@@ -91,27 +126,29 @@ def list_candidate_ids(*, names: Iterable[str], limit: int = MAX_CANDIDATES) -> 
                     JOIN screening_listnamekey k ON k.key = q.key
                     GROUP BY k.entity_id ORDER BY rank DESC, k.entity_id LIMIT %s
                     """,
-                    [rare, [weights[k] for k in rare], limit],
+                    [chosen, weights, limit],
                 )
                 ids.update({row[0]: row[1] for row in cursor.fetchall()})
-            elif len(common) >= 2:
-                # Only common keys: an entity must share at least two of them.
+            elif len(frequency) >= 2:
+                # Only common keys: an entity must share the two rarest of them.
+                first, second = sorted(frequency, key=lambda k: (frequency[k], k))[:2]
                 cursor.execute(
                     """
-                    SELECT k.entity_id FROM screening_listnamekey k
-                    WHERE k.key = ANY(%s) GROUP BY k.entity_id
-                    HAVING count(*) >= 2 ORDER BY count(*) DESC, k.entity_id LIMIT %s
+                    SELECT entity_id FROM screening_listnamekey WHERE key = %s
+                    INTERSECT
+                    SELECT entity_id FROM screening_listnamekey WHERE key = %s
+                    ORDER BY 1 LIMIT %s
                     """,
-                    [common, limit],
+                    [first, second, limit],
                 )
                 ids.update({row[0]: 0.0 for row in cursor.fetchall()})
-        forms = sorted({ascii_form(n) for n in name_variants(names)} - {""})
+        forms = _trigram_forms(names)
         if forms:
             cursor.execute(
                 "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
                 [str(TRIGRAM_THRESHOLD)],
             )
-            for form in forms[:4]:
+            for form in forms:
                 cursor.execute(
                     """
                     SELECT entity_id FROM screening_listentityname

@@ -24,7 +24,6 @@ from kyc.screening import formats
 from kyc.screening.hooks import screening_changed, subject_source
 from kyc.screening.matching import (
     ALGORITHM,
-    Candidate,
     Scored,
     Subject,
     SubjectIndex,
@@ -51,6 +50,7 @@ from kyc.screening.selectors import (
     Thresholds,
     access_hit_by_id,
     candidates_by_ids,
+    list_candidate_ids,
     list_candidates,
     list_versions_current,
     screening_thresholds,
@@ -69,6 +69,8 @@ BAND_ORDER = {Band.CLEAR: 0, Band.REVIEW: 1, Band.HIT: 2}
 HIT_CLEAR_ACTION = "screening.hit_clear"
 # A version changing more entities than this is screened as a full re-screen of every client.
 FULL_RESCREEN_ABOVE = 20_000
+# Clients screened per transaction by a re-screen: a few statements per batch, not per client.
+RESCREEN_BATCH = 200
 
 
 def _score(value: float) -> Decimal:
@@ -310,11 +312,24 @@ def _delta_schedule(version_id: int) -> None:
 # --- screening one subject -------------------------------------------------------------------
 
 
-def _active_whitelist(*, tenant: Any, ref: str) -> dict[int, str]:
-    """{entity id: entity hash} of the subject's unexpired whitelist entries."""
+def _active_whitelists(*, tenant: Any, refs: list[str]) -> dict[str, dict[int, str]]:
+    """{ref: {entity id: entity hash}} of the subjects' unexpired whitelist entries."""
     rows = WhitelistEntry.objects.filter(
-        tenant=tenant, subject_ref=ref, expires_at__gt=timezone.now()
-    ).values_list("entity_id", "entity_hash")
+        tenant=tenant, subject_ref__in=refs, expires_at__gt=timezone.now()
+    ).values_list("subject_ref", "entity_id", "entity_hash")
+    out: dict[str, dict[int, str]] = {}
+    for ref, entity_id, entity_hash in rows:
+        out.setdefault(ref, {})[entity_id] = entity_hash
+    return out
+
+
+def _latest_bands(*, tenant: Any, refs: list[str]) -> dict[str, str]:
+    rows = (
+        ScreeningRun.objects.filter(tenant=tenant, subject_ref__in=refs)
+        .order_by("subject_ref", "-id")
+        .distinct("subject_ref")
+        .values_list("subject_ref", "band")
+    )
     return dict(rows)
 
 
@@ -326,55 +341,86 @@ def _check_subject(subject: Subject) -> None:
 
 
 def subject_screen(
-    *,
-    tenant: Tenant,
-    subject: Subject,
-    reason: str,
-    actor: Any = None,
-    candidates: list[Candidate] | None = None,
+    *, tenant: Tenant, subject: Subject, reason: str, actor: Any = None
 ) -> ScreeningRun:
-    """Screen one client against the current lists and store the run, whatever its result.
+    """Screen one client against the current lists and store the run (``subjects_screen``)."""
+    return subjects_screen(tenant=tenant, subjects=[subject], reason=reason, actor=actor)[0]
 
-    Every candidate is stored with its score and features; a candidate at or above the review
-    threshold becomes (or stays) a hit; an officer's earlier decision on a hit stands only while
-    neither the listed entity nor the client's screened data changed. A new hit or a changed
-    band is an alert: an audit event and the ``screening_changed`` listeners.
+
+def subjects_scored(subjects: list[Subject]) -> dict[str, list[Scored]]:
+    """Each subject's shortlisted candidates scored, the candidates' rows read once."""
+    ids_by_ref = {s.ref: list_candidate_ids(names=s.names) for s in subjects}
+    entities = {
+        c.entity_id: c for c in candidates_by_ids({i for ids in ids_by_ref.values() for i in ids})
+    }
+    scored = {}
+    for subject in subjects:
+        found = [entities[i] for i in ids_by_ref[subject.ref] if i in entities]
+        scored[subject.ref] = score_candidates(subject, candidates_shortlist(subject.names, found))
+    return scored
+
+
+def subjects_screen(
+    *, tenant: Tenant, subjects: Iterable[Subject], reason: str, actor: Any = None
+) -> list[ScreeningRun]:
+    """Screen clients against the current lists and store one run each, whatever its result.
+
+    Every scored candidate is stored with its score and features; a candidate at or above the
+    review threshold becomes (or stays) a hit; an officer's earlier decision on a hit stands only
+    while neither the listed entity nor the client's screened data changed. A new hit or a
+    changed band is an alert: an audit event and the ``screening_changed`` listeners. The batch
+    is read and written in a few statements and one transaction (the full re-screen's unit).
     """
-    _check_subject(subject)
+    subjects = list(subjects)
+    for subject in subjects:
+        _check_subject(subject)
+    refs = [s.ref for s in subjects]
+    if len(set(refs)) != len(refs):
+        raise _invalid("ref", _("A client appears twice in one screening batch."))
+    if not subjects:
+        return []
     thresholds = screening_thresholds(tenant=tenant)
-    if candidates is None:
-        candidates = candidates_shortlist(subject.names, list_candidates(names=subject.names))
-    scored = score_candidates(subject, candidates)
-    digest = subject.digest()
-    with rls_context(tenant=tenant):
-        previous = subject_latest_run(tenant=tenant, ref=subject.ref)
-        whitelist = _active_whitelist(tenant=tenant, ref=subject.ref)
-        results = []
-        run_band = Band.CLEAR
-        top = Decimal("0.000")
-        for item in scored:
-            score = _score(item.score)
-            band = band_for(score, thresholds)
-            whitelisted = whitelist.get(item.candidate.entity_id) == item.candidate.content_hash
-            if not whitelisted:
-                top = max(top, score)
-                if BAND_ORDER[band] > BAND_ORDER[run_band]:
-                    run_band = band
-            results.append((item, score, band, whitelisted))
-        run = ScreeningRun.objects.create(
-            tenant=tenant,
-            subject_ref=subject.ref,
-            subject_digest=digest,
-            reason=reason[:64],
-            actor=actor if getattr(actor, "pk", None) else None,
-            algorithm=ALGORITHM,
-            list_versions=list_versions_current(),
-            match_threshold=thresholds.match,
-            review_threshold=thresholds.review,
-            band=run_band,
-            top_score=top,
-            candidate_count=len(scored),
-        )
+    scored_by_ref = subjects_scored(subjects)
+    versions = list_versions_current()
+    actor_row = actor if getattr(actor, "pk", None) else None
+    with rls_context(tenant=tenant), transaction.atomic():
+        previous = _latest_bands(tenant=tenant, refs=refs)
+        whitelists = _active_whitelists(tenant=tenant, refs=refs)
+        runs: list[ScreeningRun] = []
+        outcomes: list[list[tuple[Scored, Decimal, str, bool]]] = []
+        for subject in subjects:
+            whitelist = whitelists.get(subject.ref, {})
+            results = []
+            run_band = Band.CLEAR
+            top = Decimal("0.000")
+            for item in scored_by_ref[subject.ref]:
+                score = _score(item.score)
+                band = band_for(score, thresholds)
+                entity = item.candidate
+                whitelisted = whitelist.get(entity.entity_id) == entity.content_hash
+                if not whitelisted:
+                    top = max(top, score)
+                    if BAND_ORDER[band] > BAND_ORDER[run_band]:
+                        run_band = band
+                results.append((item, score, band, whitelisted))
+            outcomes.append(results)
+            runs.append(
+                ScreeningRun(
+                    tenant=tenant,
+                    subject_ref=subject.ref,
+                    subject_digest=subject.digest(),
+                    reason=reason[:64],
+                    actor=actor_row,
+                    algorithm=ALGORITHM,
+                    list_versions=versions,
+                    match_threshold=thresholds.match,
+                    review_threshold=thresholds.review,
+                    band=run_band,
+                    top_score=top,
+                    candidate_count=len(results),
+                )
+            )
+        ScreeningRun.objects.bulk_create(runs)
         ScreeningResult.objects.bulk_create(
             [
                 ScreeningResult(
@@ -388,102 +434,149 @@ def subject_screen(
                     matched_name=item.matched_name,
                     whitelisted=whitelisted,
                 )
+                for run, results in zip(runs, outcomes, strict=True)
                 for item, score, band, whitelisted in results
-            ]
+            ],
+            batch_size=5000,
         )
         new_hits = _hits_update(
             tenant=tenant,
-            run=run,
-            ref=subject.ref,
-            digest=digest,
-            results=[(i, s, b) for i, s, b, w in results if not w and b != Band.CLEAR],
+            runs=runs,
+            results={
+                run.subject_ref: [(i, s, b) for i, s, b, w in results if not w and b != Band.CLEAR]
+                for run, results in zip(runs, outcomes, strict=True)
+            },
         )
-        previous_band = previous.band if previous is not None else None
-        if new_hits or (previous_band is not None and previous_band != run_band):
-            payload = {
-                "tenant_id": tenant.pk,
-                "subject_ref": subject.ref,
-                "run_id": run.pk,
-                "band": run_band,
-                "previous_band": previous_band,
-                "new_hit_ids": new_hits,
-            }
-            audit_record(
-                tenant=tenant,
-                actor=actor,
-                actor_label="" if actor else "screening",
-                action="screening.alert",
-                object_type="screening_run",
-                object_id=run.pk,
-                reason=reason,
-                payload=payload,
-            )
-            screening_changed.send(payload)
-    return run
+        for run in runs:
+            previous_band = previous.get(run.subject_ref)
+            created = new_hits.get(run.subject_ref, [])
+            if created or (previous_band is not None and previous_band != run.band):
+                _alert(
+                    tenant=tenant,
+                    actor=actor,
+                    reason=reason,
+                    run=run,
+                    previous_band=previous_band,
+                    new_hit_ids=created,
+                )
+    return runs
+
+
+def _alert(
+    *,
+    tenant: Any,
+    actor: Any,
+    reason: str,
+    run: ScreeningRun,
+    previous_band: str | None,
+    new_hit_ids: list[int],
+) -> None:
+    payload = {
+        "tenant_id": tenant.pk,
+        "subject_ref": run.subject_ref,
+        "run_id": run.pk,
+        "band": run.band,
+        "previous_band": previous_band,
+        "new_hit_ids": new_hit_ids,
+    }
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        actor_label="" if actor else "screening",
+        action="screening.alert",
+        object_type="screening_run",
+        object_id=run.pk,
+        reason=reason,
+        payload=payload,
+    )
+    screening_changed.send(payload)
 
 
 def _hits_update(
     *,
     tenant: Any,
-    run: ScreeningRun,
-    ref: str,
-    digest: str,
-    results: list[tuple[Scored, Decimal, str]],
-) -> list[int]:
-    """Open or refresh hits for this run's review and hit candidates; return the new ids."""
-    existing: dict[int, ScreeningHit] = {}
-    for hit in ScreeningHit.objects.filter(tenant=tenant, subject_ref=ref).order_by("id"):
-        existing[hit.entity_id] = hit  # the latest per entity wins
-    new_ids = []
-    for item, score, band in results:
-        hit = existing.get(item.candidate.entity_id)
-        same_data = (
-            hit is not None
-            and hit.entity_hash == item.candidate.content_hash
-            and hit.subject_digest == digest
-        )
-        if hit is not None and hit.status == ScreeningHit.Status.OPEN:
-            hit.last_run = run
-            hit.score = score
-            hit.band = band
-            hit.entity_hash = item.candidate.content_hash
-            hit.subject_digest = digest
-            hit.save(update_fields=["last_run", "score", "band", "entity_hash", "subject_digest"])
-            continue
-        if hit is not None and same_data:
-            # Decided on exactly this data: the officer's decision stands.
-            hit.last_run = run
-            hit.save(update_fields=["last_run"])
-            continue
-        created = ScreeningHit.objects.create(
-            tenant=tenant,
-            subject_ref=ref,
-            entity_id=item.candidate.entity_id,
-            entity_hash=item.candidate.content_hash,
-            subject_digest=digest,
-            first_run=run,
-            last_run=run,
-            band=band,
-            score=score,
-        )
-        new_ids.append(created.pk)
-    # An open hit on an entity the list no longer carries is moot.
-    for hit in existing.values():
-        if hit.status == ScreeningHit.Status.OPEN and hit.last_run_id != run.pk:
-            if ListEntity.objects.filter(pk=hit.entity_id, delisted_in__isnull=False).exists():
-                hit.status = ScreeningHit.Status.CLEARED
-                hit.decided_at = timezone.now()
-                hit.decision_reason = "delisted"
-                hit.save(update_fields=["status", "decided_at", "decision_reason"])
-                audit_record(
-                    tenant=tenant,
-                    actor=None,
-                    actor_label="screening",
-                    action="screening.hit_delisted",
-                    object_type="screening_hit",
-                    object_id=hit.pk,
-                    reason=_("The listed entity was removed from its list."),
+    runs: list[ScreeningRun],
+    results: dict[str, list[tuple[Scored, Decimal, str]]],
+) -> dict[str, list[int]]:
+    """Open or refresh hits for the runs' review and hit candidates; return the new ids."""
+    run_by_ref = {run.subject_ref: run for run in runs}
+    existing: dict[str, dict[int, ScreeningHit]] = {}
+    rows = ScreeningHit.objects.filter(tenant=tenant, subject_ref__in=list(run_by_ref))
+    for hit in rows.order_by("id"):
+        existing.setdefault(hit.subject_ref, {})[hit.entity_id] = hit  # the latest per entity
+    refreshed: list[ScreeningHit] = []
+    standing: list[ScreeningHit] = []
+    created: list[ScreeningHit] = []
+    for ref, run in run_by_ref.items():
+        hits = existing.get(ref, {})
+        for item, score, band in results.get(ref, []):
+            hit = hits.get(item.candidate.entity_id)
+            same_data = (
+                hit is not None
+                and hit.entity_hash == item.candidate.content_hash
+                and hit.subject_digest == run.subject_digest
+            )
+            if hit is not None and hit.status == ScreeningHit.Status.OPEN:
+                hit.last_run = run
+                hit.score = score
+                hit.band = band
+                hit.entity_hash = item.candidate.content_hash
+                hit.subject_digest = run.subject_digest
+                refreshed.append(hit)
+            elif hit is not None and same_data:
+                # Decided on exactly this data: the officer's decision stands.
+                hit.last_run = run
+                standing.append(hit)
+            else:
+                created.append(
+                    ScreeningHit(
+                        tenant=tenant,
+                        subject_ref=ref,
+                        entity_id=item.candidate.entity_id,
+                        entity_hash=item.candidate.content_hash,
+                        subject_digest=run.subject_digest,
+                        first_run=run,
+                        last_run=run,
+                        band=band,
+                        score=score,
+                    )
                 )
+    ScreeningHit.objects.bulk_update(
+        refreshed, ["last_run", "score", "band", "entity_hash", "subject_digest"]
+    )
+    ScreeningHit.objects.bulk_update(standing, ["last_run"])
+    ScreeningHit.objects.bulk_create(created)
+    new_ids: dict[str, list[int]] = {}
+    for hit in created:
+        new_ids.setdefault(hit.subject_ref, []).append(hit.pk)
+    # An open hit on an entity the list no longer carries is moot.
+    stale = [
+        hit
+        for ref, hits in existing.items()
+        for hit in hits.values()
+        if hit.status == ScreeningHit.Status.OPEN and hit.last_run_id != run_by_ref[ref].pk
+    ]
+    delisted = set(
+        ListEntity.objects.filter(
+            pk__in=[hit.entity_id for hit in stale], delisted_in__isnull=False
+        ).values_list("pk", flat=True)
+    )
+    for hit in stale:
+        if hit.entity_id not in delisted:
+            continue
+        hit.status = ScreeningHit.Status.CLEARED
+        hit.decided_at = timezone.now()
+        hit.decision_reason = "delisted"
+        hit.save(update_fields=["status", "decided_at", "decision_reason"])
+        audit_record(
+            tenant=tenant,
+            actor=None,
+            actor_label="screening",
+            action="screening.hit_delisted",
+            object_type="screening_hit",
+            object_id=hit.pk,
+            reason=_("The listed entity was removed from its list."),
+        )
     return new_ids
 
 
@@ -881,21 +974,17 @@ def list_version_delta_screen(
                 .exclude(status=ScreeningHit.Status.CLEARED)
                 .values_list("subject_ref", flat=True)
             )
+        missing = [ref for ref in sorted(refs) if ref not in index.subjects]
+        found = {ref: index.subjects[ref] for ref in refs if ref in index.subjects}
+        if missing and subject_source.registered:
+            with rls_context(tenant=tenant):
+                found.update((s.ref, s) for s in subject_source.subjects(tenant, missing))
         done = 0
-        for ref in sorted(refs):
-            subject = index.subjects.get(ref)
-            if subject is None:
-                subject = (
-                    next(iter(subject_source.subjects(tenant, [ref])), None)
-                    if subject_source.registered
-                    else None
-                )
-            if subject is None:
-                continue
-            subject_screen(tenant=tenant, subject=subject, reason="list_delta")
-            done += 1
+        for batch in chunked([found[ref] for ref in sorted(found)], RESCREEN_BATCH):
+            subjects_screen(tenant=tenant, subjects=batch, reason="list_delta")
+            done += len(batch)
             if progress is not None:
-                progress(done, len(refs))
+                progress(done, len(found))
         with rls_context(tenant=tenant):
             DeltaScreening.objects.create(
                 tenant=tenant,
@@ -922,10 +1011,12 @@ def subjects_rescreen(
     """Screen the tenant's clients (all, or ``refs``) again, storing a new run for each."""
     with rls_context(tenant=tenant):
         subjects = list(subject_source.subjects(tenant, refs))
-    for number, subject in enumerate(subjects, start=1):
-        subject_screen(tenant=tenant, subject=subject, reason=reason, actor=actor)
+    done = 0
+    for batch in chunked(subjects, RESCREEN_BATCH):
+        subjects_screen(tenant=tenant, subjects=batch, reason=reason, actor=actor)
+        done += len(batch)
         if progress is not None:
-            progress(number, len(subjects))
+            progress(done, len(subjects))
     return len(subjects)
 
 
