@@ -34,7 +34,6 @@ class PortalConfig(AppConfig):
             ("portal.balances", _("Balances"), "portal-balances", client, 20),
             ("portal.withdrawals", _("Withdrawals"), "portal-withdrawals", client, 25),
             ("portal.trade", _("Trade"), "portal-order-new", client, 35),
-            ("portal.credit", _("Credit"), "portal-credit", client, 40),
             ("portal.learn", _("Learn"), "portal-learn", client, 60),
             ("portal.sandbox", _("Sandbox"), "portal-sandbox", client, 65),
             ("portal.proof", _("Proof of reserves"), "portal-por", client, 70),

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 WIDTH = 600
 HEIGHT = 200
-PAD_LEFT = 56
+PAD_LEFT = 72
 PAD_RIGHT = 8
 PAD_TOP = 10
 PAD_BOTTOM = 24
