@@ -27,6 +27,8 @@ from risk.engine.portfolio import PortfolioError
 from risk.engine.result import MarginResult
 from risk.engine.stress import Shock
 from risk.models import Quote
+from risk.operations.models import MarginCall
+from risk.operations.selectors import call_list
 from risk.oracle import OracleError
 from risk.selectors import (
     liquidation_prices_of,
@@ -118,6 +120,25 @@ class Dashboard:
     funding: list[Any] = field(default_factory=list)
     prices: list[PriceChart] = field(default_factory=list)
     suspect: list[dict[str, Any]] = field(default_factory=list)
+    call: MarginCall | None = None
+    call_left: tuple[int, int, int, int] | None = None  # days, hours, minutes, seconds
+
+
+def _open_call(
+    *, tenant: Tenant, account: LedgerAccount, now: datetime
+) -> tuple[MarginCall | None, tuple[int, int, int, int] | None]:
+    """The account's open margin call and the time left to its deadline (0 once past)."""
+    call = (
+        call_list(tenant=tenant, status=MarginCall.CallStatus.OPEN)
+        .filter(account_id=account.pk)
+        .first()
+    )
+    if call is None:
+        return None, None
+    left = max(int((call.deadline_at - now).total_seconds()), 0)
+    days, rest = divmod(left, 86400)
+    hours, rest = divmod(rest, 3600)
+    return call, (days, hours, *divmod(rest, 60))
 
 
 def _crossings(
@@ -159,6 +180,7 @@ def dashboard_of(
     at which the call and liquidation lines are crossed."""
     now = now or timezone.now()
     board = Dashboard(account=account, at=now, ladder=ladder_of(tenant=tenant))
+    board.call, board.call_left = _open_call(tenant=tenant, account=account, now=now)
     try:
         priced = priced_portfolio(tenant=tenant, account=account, now=now)
         result = portfolio_margin(tenant=tenant, account=account, priced=priced)

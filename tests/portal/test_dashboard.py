@@ -236,3 +236,26 @@ def test_form_fields_have_labels(acme: TenantPeople, book: Book) -> None:
         if 'type="hidden"' in html.split(f'id="{field_id}"')[0].rsplit("<", 1)[-1]:
             continue
         assert f'for="{field_id}"' in html, field_id
+
+
+def test_an_open_margin_call_shows_on_the_dashboard_with_its_countdown(
+    acme: TenantPeople,
+) -> None:
+    """As in tests/risk_operations/test_portal_calls.py: short 1,000 DEF with 28,000 of cash,
+    DEF at 22: equity 6,000, maintenance 6,600, a call asking 1.25 x 6,600 - 6,000 = 2,250."""
+    from risk.operations.models import MarginCall
+    from tests.risk_operations.helpers import Clock, prices, sweep
+
+    called_book = open_book(acme)
+    called_book.fund("28000.00")
+    hold(called_book.client, equity("DEF"), "-1000")
+    clock = Clock()
+    prices(clock, DEF="20")
+    sweep(acme.tenant, clock)
+    prices(clock, DEF="22")
+    sweep(acme.tenant, clock)
+    assert MarginCall.objects.get().deposit_needed == Decimal("2250")
+    client = sign_in(Client(), acme.client)
+    html = client.get(f"/dashboard/{called_book.client.pk}/live/").content.decode()
+    assert 'id="dashboard-call"' in html and "2,250.00 USD" in html
+    assert 'id="dashboard-call-left">Time left:' in html
