@@ -17,6 +17,7 @@ from django.utils import timezone
 from kyc.models import KycCase
 from ledger.models import LedgerAccount
 from ledger.services import account_create
+from ledger.withdrawals import withdrawal_request
 from platform_core.audit.approvals import approval_request_create
 from platform_core.console import sections_for
 from platform_core.tenancy.roles import Role
@@ -229,3 +230,33 @@ def test_the_start_page_speaks_simplified_chinese(client: Client, acme: TenantPe
     assert "跳到正文" in page  # the skip link
     assert "未了结的追加保证金通知" in page  # open margin calls
     assert "Open margin calls" not in page
+
+
+def _withdrawal(people: TenantPeople, key: str) -> None:
+    book = open_book(people)
+    book.fund("500.00")
+    withdrawal_request(
+        tenant=people.tenant,
+        membership=people.client.membership,
+        actor=people.client.user,
+        currency="USD",
+        amount="120.00",
+        destination="GB33 BUKB 2020 1555 5555 55",
+        idempotency_key=key,
+    )
+
+
+def test_the_operations_section_counts_this_tenant_s_withdrawals_to_approve(
+    client: Client, acme: TenantPeople, globex: TenantPeople
+) -> None:
+    _withdrawal(acme, "w-acme")
+    with as_tenant(globex.tenant):
+        _withdrawal(globex, "w-globex")
+
+    response = sign_in(_english(client), acme.operations).get("/console/")
+
+    operations = _section(response, "operations")
+    assert _count(operations, "Withdrawals to approve") == 1
+    assert _count(operations, "Withdrawals awaiting a second approval") == 0
+    assert _count(operations, "Open reconciliation breaks") == 0
+    assert 'href="/console/withdrawals/"' in operations
