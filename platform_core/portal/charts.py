@@ -54,10 +54,11 @@ def _bounds(values: Sequence[Decimal]) -> tuple[Decimal, Decimal]:
 
 
 def line_chart(
-    points: Sequence[tuple[datetime, Decimal]], levels: Sequence[tuple[str, Decimal]] = ()
+    series: Sequence[tuple[datetime, Decimal | None]], levels: Sequence[tuple[str, Decimal]] = ()
 ) -> LineChart:
-    """A time series with horizontal levels, scaled so every point and level is visible."""
-    points = [(at, value) for at, value in points if value is not None]
+    """A time series with horizontal levels, scaled so every point and level is visible;
+    points without a value (no ratio) are left out."""
+    points = [(at, value) for at, value in series if value is not None]
     if not points:
         return LineChart("", [], [], None, None, None, empty=True)
     low, high = _bounds([v for _, v in points] + [v for _, v in levels])

@@ -9,9 +9,11 @@ records, so old samples may be pruned; the evidence of a dispute stays risk's ``
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
-MONEY = {"max_digits": 28, "decimal_places": 4}
+MONEY: dict[str, Any] = {"max_digits": 28, "decimal_places": 4}
 
 
 class RatioSample(models.Model):

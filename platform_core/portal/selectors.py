@@ -60,7 +60,7 @@ def ladder_of(*, tenant: Tenant) -> dict[str, Decimal]:
 
 def ratio_history(
     *, tenant: Tenant, account: LedgerAccount, since: datetime
-) -> list[tuple[datetime, Decimal]]:
+) -> list[tuple[datetime, Decimal | None]]:
     return list(
         tenant_scoped(RatioSample, tenant=tenant)
         .filter(account=account, at__gte=since, ratio__isnull=False)

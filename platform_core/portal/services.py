@@ -17,7 +17,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from ledger.models import LedgerAccount
 from ledger.selectors import account_list
@@ -82,7 +81,7 @@ def ratio_sample_on_status_change(payload: dict[str, Any]) -> None:
                 RatioSample(
                     tenant=tenant,
                     account_id=payload["account"],
-                    at=parse_datetime(payload["at"]),
+                    at=datetime.fromisoformat(payload["at"]),
                     ratio=None if payload["ratio"] is None else Decimal(payload["ratio"]),
                     equity=Decimal(payload["equity"]),
                     maintenance=Decimal(payload["maintenance"]),
