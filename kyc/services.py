@@ -417,6 +417,7 @@ def risk_rating_compute(
             object_id=profile.pk,
             payload={"rating": row.pk, "level": row.level, "score": row.score},
         )
+        _stricter_rating_apply(profile, row)
         if previous != row.level:
             risk_rating_changed.send(
                 {
@@ -428,6 +429,26 @@ def risk_rating_compute(
                 }
             )
     return row
+
+
+_RATING_ORDER = {level: rank for rank, level in enumerate(RiskRating.Level.values)}
+
+
+def _stricter_rating_apply(profile: ClientProfile, rating: RiskRating) -> None:
+    """An approved client's rating that got stricter applies at once (what the selectors, the
+    credit lines and monitoring read), with the earlier review date; a milder one waits for a
+    review case's approval, so no re-rating relaxes controls without a person (FATF RBA: the
+    measures follow the higher risk as soon as it is known)."""
+    current = ClientProfile.objects.select_for_update().get(pk=profile.pk)
+    if current.status != ClientProfile.Status.APPROVED:
+        return
+    if _RATING_ORDER.get(rating.level, 0) <= _RATING_ORDER.get(current.risk_rating, -1):
+        return
+    current.risk_rating = rating.level
+    if current.next_review_on is None or rating.next_review_on < current.next_review_on:
+        current.next_review_on = rating.next_review_on
+    current.save(update_fields=["risk_rating", "next_review_on", "updated_at"])
+    profile.risk_rating, profile.next_review_on = current.risk_rating, current.next_review_on
 
 
 def reviews_open_due(*, tenant: Tenant, today: date | None = None) -> int:

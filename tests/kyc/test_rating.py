@@ -204,3 +204,32 @@ def test_a_change_of_rating_tells_the_listeners_after_commit_and_a_same_rating_d
         assert (told[1]["previous"], told[1]["rating"]) == (first.level, "high")
     finally:
         risk_rating_changed.disconnect(told.append)
+
+
+def test_a_stricter_rating_applies_at_once_and_a_milder_one_waits_for_a_review(acme):
+    """FATF's risk-based approach: enhanced measures follow a higher risk as soon as it is
+    known; lowering them is a decision a person takes (the review case's approval)."""
+    from kyc.selectors import risk_rating_for
+
+    case = submit_profile(acme.tenant, acme.client)
+    first = RiskRating.objects.get(profile=case.profile)
+    assert first.level != "high"
+    profile = case.profile
+    profile.__class__.objects.filter(pk=profile.pk).update(
+        status="approved", risk_rating=first.level, next_review_on=date(2099, 1, 1)
+    )
+    KycCase.objects.filter(pk=case.pk).update(status="approved")
+    membership = acme.client.membership
+    assert risk_rating_for(tenant=acme.tenant, membership=membership) == first.level
+
+    rating_config_set(tenant=acme.tenant, actor=acme.admin.user, medium_from=1, high_from=2)
+    stricter = risk_rating_compute(tenant=acme.tenant, profile=profile)
+    assert stricter.level == "high"
+    assert risk_rating_for(tenant=acme.tenant, membership=membership) == "high"
+    profile.refresh_from_db()
+    assert profile.next_review_on == stricter.next_review_on < date(2099, 1, 1)
+
+    rating_config_set(tenant=acme.tenant, actor=acme.admin.user, medium_from=99, high_from=100)
+    milder = risk_rating_compute(tenant=acme.tenant, profile=profile)
+    assert milder.level == "low"
+    assert risk_rating_for(tenant=acme.tenant, membership=membership) == "high"
