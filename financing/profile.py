@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kyc.selectors import investor_class_for, risk_rating_for, suitability_for
+from kyc.selectors import (
+    investor_class_for,
+    monitoring_hold_for,
+    risk_rating_for,
+    suitability_for,
+)
 from platform_core.tenancy.models import Membership, Tenant
 
 # Options are R4 products or riskier (CSRC suitability rules, as risk's pre-trade check reads
@@ -44,3 +49,8 @@ def client_profile(*, tenant: Tenant, membership: Membership) -> ClientProfile |
         leverage_cap=1 + Decimal(str(suitability["leverage_cap"])),
         allowed_products=frozenset(products),
     )
+
+
+def client_held(*, tenant: Tenant, membership: Membership) -> bool:
+    """An open AML monitoring alert that blocks the client (KYC's hold): no new credit."""
+    return bool(monitoring_hold_for(tenant=tenant, membership=membership))

@@ -42,7 +42,7 @@ from financing.models import (
     Tenor,
 )
 from financing.policy import policy_terms_active
-from financing.profile import client_profile
+from financing.profile import client_held, client_profile
 from ledger.models import JournalEntry, LedgerAccount
 from ledger.rules import Side, quantum
 from ledger.services import Leg, account_create, entry_post, transfer_post
@@ -574,6 +574,10 @@ def credit_refusal_of(
     if line.status != CreditLine.Status.ACTIVE:
         return CreditRefusal(
             "credit_line_inactive", f"The credit line is {line.get_status_display().lower()}."
+        )
+    if client_held(tenant=tenant, membership=membership):
+        return CreditRefusal(
+            "credit_held", "Credit is on hold while compliance reviews an alert on the account."
         )
     missing = signing_missing(tenant=tenant, membership=membership)
     if missing:

@@ -234,3 +234,26 @@ def test_a_margin_buy_is_lent_its_shortfall_and_the_engine_sees_the_loan(book: A
         )
     assert refused.value.status_code == 422
     assert FinancingContract.objects.count() == 1
+
+
+def test_a_client_on_an_aml_hold_is_lent_nothing(book: Any, django_capture_on_commit_callbacks):
+    """KYC's monitoring hold (an open ``decline``/``block_and_review`` alert) stops new credit
+    as it stops orders and withdrawals (FATF R.20: hold while the report is reviewed)."""
+    from kyc.selectors import monitoring_hold_for
+    from ledger.services import transfer_post
+
+    book.deposit("10000.00")
+    fund(book, "100.00", key="before-hold")
+    with django_capture_on_commit_callbacks(execute=True):
+        transfer_post(
+            tenant=book.tenant,
+            debit_account=book.bank.pk,
+            credit_account=book.client_cash.pk,
+            amount=Decimal("100.00"),
+            currency=book.currency,
+            entry_type="deposit",
+            idempotency_key="held-deposit",
+            memo="country=KP",  # an FATF call-for-action country: the rule declines
+        )
+    assert monitoring_hold_for(tenant=book.tenant, membership=book.client.membership)
+    assert _refused(book, "100.00").error_code == "credit_held"
