@@ -53,7 +53,9 @@ class KycConfig(AppConfig):
         from ledger.hooks import WithdrawalGate, entry_committed, withdrawal_gates
         from risk.hooks import PreTradeGate, pretrade_gates
 
-        entry_committed.connect(entry_committed_listener)
+        # Monitoring reads the client's recent history per entry: in a worker, not in the
+        # request that posted the entry.
+        entry_committed.connect(entry_committed_listener, background=True)
         # The monitoring hold: no order and no withdrawal while a blocking alert is open.
         pretrade_gates.register(
             PreTradeGate(key="kyc.monitoring_hold", check=monitoring_hold_order_gate)

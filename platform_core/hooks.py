@@ -73,6 +73,8 @@ class Listeners:
 
     ``retry``: a failing listener is re-run by a Celery task with exponential back-off (so the
     payload must be JSON and the listener importable by its dotted path, and idempotent).
+    A listener connected with ``background=True`` always runs in that task, so slow work
+    (transaction monitoring on every ledger entry) does not hold the writer's request.
     """
 
     def __init__(self, name: str, *, retry: bool = False, max_retries: int = 5) -> None:
@@ -80,8 +82,13 @@ class Listeners:
         self.retry = retry
         self.max_retries = max_retries
         self._listeners: list[Listener] = []
+        self._background: set[str] = set()
 
-    def connect(self, listener: Listener) -> Listener:
+    def connect(self, listener: Listener, *, background: bool = False) -> Listener:
+        if background:
+            if not self.retry:
+                raise ValueError(f"{self.name}: background listeners need a retrying hook")
+            self._background.add(listener_path(listener))
         if listener not in self._listeners:
             self._listeners.append(listener)
         return listener
@@ -89,11 +96,22 @@ class Listeners:
     def disconnect(self, listener: Listener) -> None:
         if listener in self._listeners:
             self._listeners.remove(listener)
+        self._background.discard(listener_path(listener))
 
     def send(self, payload: dict[str, Any]) -> None:
         """Tell every listener, once the current transaction has committed."""
         for listener in list(self._listeners):
-            transaction.on_commit(functools.partial(self._deliver, listener, payload))
+            if listener_path(listener) in self._background:
+                transaction.on_commit(functools.partial(self._enqueue, listener, payload))
+            else:
+                transaction.on_commit(functools.partial(self._deliver, listener, payload))
+
+    def _enqueue(self, listener: Listener, payload: dict[str, Any], countdown: int = 0) -> None:
+        from platform_core.tasks import hook_listener_task
+
+        hook_listener_task.apply_async(
+            args=[self.name, listener_path(listener), payload], countdown=countdown
+        )
 
     def _deliver(self, listener: Listener, payload: dict[str, Any]) -> None:
         try:
@@ -101,11 +119,7 @@ class Listeners:
         except Exception:
             logger.exception("hook %s: listener %s failed", self.name, listener_path(listener))
             if self.retry:
-                from platform_core.tasks import hook_listener_retry_task
-
-                hook_listener_retry_task.apply_async(
-                    args=[self.name, listener_path(listener), payload], countdown=2
-                )
+                self._enqueue(listener, payload, countdown=2)
 
 
 def listener_run(hook_name: str, path: str, payload: dict[str, Any]) -> None:

@@ -10,8 +10,9 @@ from platform_core.hooks import LISTENER_HOOKS, listener_run
 
 
 @shared_task(bind=True, max_retries=None)
-def hook_listener_retry_task(self: Any, hook_name: str, path: str, payload: dict[str, Any]) -> None:
-    """Re-run a listener that failed after commit, backing off 2, 4, 8 … seconds."""
+def hook_listener_task(self: Any, hook_name: str, path: str, payload: dict[str, Any]) -> None:
+    """Run one listener in a worker: a background listener, or one that failed after commit;
+    a failure is retried, backing off 2, 4, 8 … seconds."""
     hook = LISTENER_HOOKS[hook_name]
     try:
         listener_run(hook_name, path, payload)

@@ -108,3 +108,36 @@ def test_a_failing_listener_is_retried_when_the_hook_says_so(hook):
     # Tasks run inline in tests: the retry task re-ran the listener until it worked.
     assert [name for name, _ in CALLS] == ["flaky", "flaky", "flaky"]
     assert FAILURES_LEFT["flaky"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_background_listener_runs_in_the_worker_task_after_commit(hook):
+    """Slow listeners (transaction monitoring) leave the writer's request: the task runs them,
+    never before commit and never for a rolled-back change."""
+    from celery.signals import task_prerun
+
+    ran_in: list[str] = []
+
+    def record(sender=None, **_kwargs):
+        ran_in.append(sender.name)
+
+    task_prerun.connect(record)
+    try:
+        hook.connect(steady_listener, background=True)
+        hook.connect(flaky_listener)
+        with transaction.atomic():
+            hook.send({"n": 5})
+            assert CALLS == []
+        with pytest.raises(RuntimeError), transaction.atomic():
+            hook.send({"n": 6})
+            raise RuntimeError("rolled back")
+    finally:
+        task_prerun.disconnect(record)
+    assert sorted(CALLS, key=lambda c: c[0]) == [("flaky", {"n": 5}), ("steady", {"n": 5})]
+    assert ran_in == ["platform_core.tasks.hook_listener_task"]
+
+
+def test_only_a_retrying_hook_takes_background_listeners():
+    plain = Listeners("test.plain")
+    with pytest.raises(ValueError, match="retrying"):
+        plain.connect(steady_listener, background=True)
