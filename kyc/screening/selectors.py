@@ -31,8 +31,9 @@ POSTINGS_BUDGET = 6_000
 MAX_CANDIDATES = 40
 TRIGRAM_CANDIDATES = 10
 TRIGRAM_THRESHOLD = 0.55
-# Only names this short (in letters) go to the trigram index: typos in short names are what it
-# is for, and a trigram search of a long name over a million names costs a hundred ms.
+# The trigram index is the fallback for a short name whose every token is misspelt (no key
+# finds anything): over a million names one trigram search costs 0.1-0.7 s, so it never runs
+# for a name the keys already answer, nor for a long name.
 TRIGRAM_MAX_LETTERS = 14
 # The entity count only scales the keys' rarity; a minute-old figure is as good as a fresh one.
 TOTAL_TTL_SECONDS = 60.0
@@ -79,7 +80,7 @@ def list_key_total() -> int:
     return total
 
 
-def keys_within_budget(frequency: dict[str, int], budget: int = POSTINGS_BUDGET) -> list[str]:
+def keys_within_budget(frequency: dict[str, int], budget: int) -> list[str]:
     """The rarest keys whose postings together fit ``budget`` (at least the rarest one if it
     fits alone); ties by key so the choice is stable."""
     chosen: list[str] = []
@@ -98,8 +99,8 @@ def _trigram_forms(names: list[str]) -> list[str]:
 
 
 def list_candidate_ids(*, names: Iterable[str], limit: int = MAX_CANDIDATES) -> list[int]:
-    """The listed entities most likely to be ``names``: shared keys ranked by rarity, plus
-    the nearest short names by trigram similarity (typos in short names)."""
+    """The listed entities most likely to be ``names``: shared keys ranked by rarity; when no
+    key finds anything, the nearest short names by trigram similarity."""
     names = list(names)
     keys = sorted(blocking_keys(names))
     ids: dict[int, float] = {}
@@ -116,7 +117,7 @@ def list_candidate_ids(*, names: Iterable[str], limit: int = MAX_CANDIDATES) -> 
             )
             frequency = {key: count for key, count in cursor.fetchall() if count}
             total = list_key_total()
-            chosen = keys_within_budget(frequency)
+            chosen = keys_within_budget(frequency, POSTINGS_BUDGET)
             if chosen:
                 weights = [key_weight(k, frequency[k], total) for k in chosen]
                 cursor.execute(
@@ -129,9 +130,10 @@ def list_candidate_ids(*, names: Iterable[str], limit: int = MAX_CANDIDATES) -> 
                     [chosen, weights, limit],
                 )
                 ids.update({row[0]: row[1] for row in cursor.fetchall()})
-            elif len(frequency) >= 2:
-                # Only common keys: an entity must share the two rarest of them.
-                first, second = sorted(frequency, key=lambda k: (frequency[k], k))[:2]
+            elif len(spelled := [k for k in frequency if not k.startswith("p:")]) >= 2:
+                # Only common keys: an entity must share the two rarest spelled ones (a token's
+                # sound-alike key would let one common token count twice).
+                first, second = sorted(spelled, key=lambda k: (frequency[k], k))[:2]
                 cursor.execute(
                     """
                     SELECT entity_id FROM screening_listnamekey WHERE key = %s
@@ -142,7 +144,7 @@ def list_candidate_ids(*, names: Iterable[str], limit: int = MAX_CANDIDATES) -> 
                     [first, second, limit],
                 )
                 ids.update({row[0]: 0.0 for row in cursor.fetchall()})
-        forms = _trigram_forms(names)
+        forms = [] if ids else _trigram_forms(names)
         if forms:
             cursor.execute(
                 "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
