@@ -37,6 +37,28 @@ class PreTradeGate:
 # Financing registers "credit line active, disclosure signed, limit left" here.
 pretrade_gates: Registry[PreTradeGate] = Registry("risk.pretrade_gates", key_of=lambda g: g.key)
 
+# --- whose suitability file answers for an order -----------------------------------------
+
+
+@dataclass(frozen=True)
+class SuitabilitySubject:
+    """Names the client whose KYC suitability answers for a membership that has none of its
+    own (a paper-trading sandbox's client is the live client practising).
+
+    ``subject(*, tenant, membership)`` returns ``(tenant, membership)`` of that client, or
+    None when this source has nothing to say. It must not write.
+    """
+
+    key: str
+    subject: Callable[..., tuple[Any, Any] | None]
+
+
+# The portal registers the sandbox's link to the live tenant here.
+suitability_subjects: Registry[SuitabilitySubject] = Registry(
+    "risk.suitability_subjects", key_of=lambda s: s.key
+)
+
+
 # --- the money a client owes, and the money that pays for a margin purchase ---------------
 
 

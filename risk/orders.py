@@ -44,10 +44,11 @@ from ledger.services import Leg, entry_post
 from platform_core.audit.services import audit_record
 from platform_core.exceptions import ApplicationError
 from platform_core.tenancy.models import Membership, Tenant
+from platform_core.tenancy.rls import rls_context
 from platform_core.tenancy.selectors import tenant_scoped
 from risk.engine.portfolio import PortfolioError
 from risk.engine.result import MarginResult
-from risk.hooks import pretrade_gates, purchase_funding
+from risk.hooks import pretrade_gates, purchase_funding, suitability_subjects
 from risk.models import Instrument, Order, Position
 from risk.oracle import OracleError, oracle_prices
 from risk.selectors import margin_status, margin_what_if, policy_active
@@ -121,7 +122,14 @@ def suitability_refusal(
         return None
     suitability = None
     if membership is not None:
-        suitability = suitability_for(tenant=tenant, membership=membership)
+        subject_tenant, subject = tenant, membership
+        for source in suitability_subjects:
+            found = source.subject(tenant=tenant, membership=membership)
+            if found is not None:
+                subject_tenant, subject = found
+                break
+        with rls_context(tenant=subject_tenant):
+            suitability = suitability_for(tenant=subject_tenant, membership=subject)
     if suitability is None:
         if getattr(settings, "RISK_SUITABILITY_REQUIRED", True):
             return _("Your suitability assessment is not approved yet, so you may not trade.")

@@ -21,9 +21,9 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         from platform_core.hooks import MenuEntry, ScheduledTask, menu_entries, scheduled_tasks
-        from platform_core.portal.services import ratio_sample_on_status_change
+        from platform_core.portal.services import live_client_of, ratio_sample_on_status_change
         from platform_core.tenancy.roles import STAFF_ROLES, Role
-        from risk.hooks import margin_status_changed
+        from risk.hooks import SuitabilitySubject, margin_status_changed, suitability_subjects
 
         client = frozenset({Role.CLIENT})
         everyone = frozenset(Role.values)
@@ -61,3 +61,7 @@ class PortalConfig(AppConfig):
             )
         )
         margin_status_changed.connect(ratio_sample_on_status_change)
+        # A sandbox client trades under their live suitability (the same products as live).
+        suitability_subjects.register(
+            SuitabilitySubject(key="portal.sandbox", subject=live_client_of)
+        )

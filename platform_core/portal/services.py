@@ -219,3 +219,19 @@ def sandbox_open(
             request=request,
         )
     return Sandbox(live=tenant, tenant=sandbox, membership=paper, account=account)
+
+
+def live_client_of(*, tenant: Tenant, membership: Membership) -> tuple[Tenant, Membership] | None:
+    """For a sandbox client, the live tenant and the same person's live client membership:
+    their suitability answers for what they practise (``risk.hooks.suitability_subjects``)."""
+    link = SandboxLink.objects.select_related("tenant").filter(sandbox=tenant).first()
+    if link is None:
+        return None
+    with rls_context(tenant=link.tenant):
+        live = Membership.objects.filter(
+            tenant=link.tenant,
+            user_id=membership.user_id,
+            role=Role.CLIENT,
+            status=Membership.Status.ACTIVE,
+        ).first()
+    return (link.tenant, live) if live is not None else None

@@ -69,12 +69,12 @@ def test_opening_a_sandbox_gives_simulated_money_in_another_tenant(
 
 
 def test_a_sandbox_order_fills_in_the_sandbox_and_never_touches_real_money(
-    acme: TenantPeople, book: Book, settings: Any
+    acme: TenantPeople, book: Book
 ) -> None:
-    # The sandbox client has no KYC file of its own (see the report: risk's suitability
-    # check should read the live client's assessment for a sandbox membership).
-    settings.RISK_SUITABILITY_REQUIRED = False
-    before = _live_state(acme, book)
+    """The sandbox client has no KYC file of its own: the live client's approved suitability
+    answers for what they practise, so the sandbox allows what live trading allows."""
+    from tests.financing.factories import kyc_approve
+
     client = sign_in(Client(), acme.client)
     client.post("/sandbox/", {"action": "open"})
     form = client.get("/sandbox/").context["form"]
@@ -85,6 +85,12 @@ def test_a_sandbox_order_fills_in_the_sandbox_and_never_touches_real_money(
         "quantity": "100",
         "key": form.initial["key"],
     }
+    unassessed = client.post("/sandbox/", body)
+    assert unassessed.status_code == 400
+    assert "suitability assessment is not approved" in unassessed.content.decode()
+    with as_tenant(acme.tenant):
+        kyc_approve(acme)
+    before = _live_state(acme, book)
     placed = client.post("/sandbox/", body)
     assert placed.status_code == 302, placed.content.decode()[:2000]
     assert client.post("/sandbox/", body).status_code == 302  # a replay fills nothing more
