@@ -133,6 +133,7 @@ class CreditLineListApi(TenantApiView):
     """A client's own lines; the credit staff's view of every line of the tenant."""
 
     allowed_roles = READERS
+    pagination_class = PlatformPagination  # the schema shows the paged envelope
 
     @extend_schema(
         parameters=[
@@ -314,6 +315,7 @@ class ContractListApi(TenantApiView):
     """A client's own contracts; staff's view of the tenant's."""
 
     allowed_roles = READERS
+    pagination_class = PlatformPagination  # the schema shows the paged envelope
 
     @extend_schema(
         parameters=[OpenApiParameter("status", str, enum=FinancingContract.Status.values)],

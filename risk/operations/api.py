@@ -85,6 +85,7 @@ class MarginCallListApi(TenantApiView):
     """A client's own margin calls; the risk and compliance staff's view of the tenant's."""
 
     allowed_roles = CALL_READERS
+    pagination_class = PlatformPagination  # the schema shows the paged envelope
 
     @extend_schema(
         parameters=[OpenApiParameter("status", str, enum=MarginCall.CallStatus.values)],
@@ -141,6 +142,7 @@ class ProposalListApi(TenantApiView):
     """The tenant's deleveraging and liquidation proposals, newest first."""
 
     allowed_roles = STAFF
+    pagination_class = PlatformPagination  # the schema shows the paged envelope
 
     @extend_schema(
         parameters=[OpenApiParameter("status", str, enum=Proposal.ProposalStatus.values)],
