@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Sum
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -34,7 +34,7 @@ from platform_core.api.idempotency import (
     idempotency_key_of,
     idempotent_write,
 )
-from platform_core.api.pagination import PlatformPagination
+from platform_core.api.pagination import PlatformPagination, paginated_response
 from platform_core.api.views import TenantApiView
 from platform_core.audit.models import ApprovalRequest
 from platform_core.exceptions import ApplicationError
@@ -52,12 +52,6 @@ RATE = {"max_digits": 10, "decimal_places": 6}
 def _own(request: Request) -> Membership | None:
     """The client's own membership (their objects only), or None for staff (the tenant's)."""
     return request.membership if request.membership.role == Role.CLIENT else None
-
-
-def _paginated(request: Request, view: Any, queryset: QuerySet, serializer: type) -> Response:
-    paginator = PlatformPagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer(page, many=True).data)
 
 
 # --- credit lines ----------------------------------------------------------------------------
@@ -156,7 +150,7 @@ class CreditLineListApi(TenantApiView):
             if not client.isdigit():
                 raise serializers.ValidationError({"membership": ["A membership id."]})
             lines = lines.filter(membership_id=int(client))
-        return _paginated(
+        return paginated_response(
             request, self, lines.select_related("rate_card").order_by("-pk"), CreditLineSerializer
         )
 
@@ -328,7 +322,7 @@ class ContractListApi(TenantApiView):
             if state not in FinancingContract.Status.values:
                 raise serializers.ValidationError({"status": [f"{state!r} is not a status."]})
             contracts = contracts.filter(status=state)
-        return _paginated(request, self, contracts, ContractSerializer)
+        return paginated_response(request, self, contracts, ContractSerializer)
 
 
 class ContractDetailApi(TenantApiView):

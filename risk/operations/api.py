@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from platform_core.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent_write
-from platform_core.api.pagination import PlatformPagination
+from platform_core.api.pagination import PlatformPagination, paginated_response
 from platform_core.api.views import TenantApiView
 from platform_core.tenancy.roles import Role
 from risk.operations import selectors
@@ -31,12 +31,6 @@ STAFF = frozenset({Role.RISK_OFFICER, Role.COMPLIANCE_OFFICER})  # as the consol
 CALL_READERS = STAFF | {Role.CLIENT}
 RATIO = {"max_digits": 16, "decimal_places": 4, "coerce_to_string": True}
 MONEY = {"max_digits": 28, "decimal_places": 4, "coerce_to_string": True}
-
-
-def _paginated(request: Request, view: Any, queryset: QuerySet, serializer: type) -> Response:
-    paginator = PlatformPagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer(page, many=True).data)
 
 
 def _status_filter(request: Request, queryset: QuerySet, values: list[str]) -> QuerySet:
@@ -94,7 +88,7 @@ class MarginCallListApi(TenantApiView):
     def get(self, request: Request) -> Response:
         calls = selectors.call_list(tenant=request.tenant, membership=request.membership)
         calls = _status_filter(request, calls, MarginCall.CallStatus.values)
-        return _paginated(request, self, calls, MarginCallSerializer)
+        return paginated_response(request, self, calls, MarginCallSerializer)
 
 
 class MarginCallDetailApi(TenantApiView):
@@ -152,7 +146,7 @@ class ProposalListApi(TenantApiView):
     def get(self, request: Request) -> Response:
         proposals = selectors.proposal_list(tenant=request.tenant)
         proposals = _status_filter(request, proposals, Proposal.ProposalStatus.values)
-        return _paginated(request, self, proposals, ProposalSerializer)
+        return paginated_response(request, self, proposals, ProposalSerializer)
 
 
 class ProposalDetailApi(TenantApiView):
